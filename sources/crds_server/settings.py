@@ -1,0 +1,183 @@
+"""Django settings, derived from the site configuration written by ./install.
+
+Nothing site-specific is written here: ports, roots, database, cache and broker
+all come from site.env (see crds_server.siteconfig), secrets from the mode-0600
+file that ./install generates.
+"""
+
+import os
+import secrets as _secrets
+from pathlib import Path
+
+from crds_server import siteconfig
+
+SITE = siteconfig.load()
+_SECRETS = siteconfig.read_secrets(SITE)
+
+CRDS_OBSERVATORY = SITE["CRDS_OBSERVATORY"]
+CRDS_USECASE = SITE["CRDS_USECASE"]
+CRDS_STACK = SITE["CRDS_STACK"]
+EMBEDDED = CRDS_STACK == "embedded"
+
+CRDS_ROOT = Path(SITE["CRDS"])
+CRDS_SERVER_FILES = Path(SITE["CRDS_SERVER_FILES"])
+CRDS_FILE_CACHE = Path(SITE["CRDS_FILE_CACHE"])
+CRDS_SERVER_DIR = CRDS_ROOT / "server"
+CRDS_PUBLIC_URL = SITE["CRDS_PUBLIC_URL"].rstrip("/")
+CRDS_URL_PREFIX = SITE["CRDS_URL_PREFIX"].rstrip("/")
+CRDS_HTTPS = SITE["CRDS_HTTPS"].lower() == "true"
+CRDS_DISTRIBUTION_STATES = tuple(s.strip() for s in SITE["CRDS_DISTRIBUTION_STATES"].split(",") if s.strip())
+
+# The crds library reads its cache from the environment; the server's own
+# cache is the file cache, and the server never asks another server for rules.
+os.environ["CRDS_PATH"] = str(CRDS_FILE_CACHE)
+os.environ["CRDS_OBSERVATORY"] = CRDS_OBSERVATORY
+os.environ.setdefault("CRDS_MODE", "local")
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = _SECRETS.get("CRDS_SECRET_KEY") or _secrets.token_urlsafe(50)
+DEBUG = os.environ.get("CRDS_DEBUG", "").lower() == "true"
+ALLOWED_HOSTS = [h.strip() for h in SITE["CRDS_ALLOWED_HOSTS"].split(",") if h.strip()]
+if "testserver" not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append("testserver")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "interactive",
+    "jsonapi",
+    "jpoll",
+    "locking",
+    "fileupload",
+    "stats",
+]
+
+MIDDLEWARE = [
+    "crds_server.middleware.CollapseSlashesMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "crds_server.urls"
+WSGI_APPLICATION = "crds_server.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "crds_server.context_processors.site",
+            ],
+        },
+    },
+]
+
+if EMBEDDED:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(CRDS_SERVER_DIR / "crds.sqlite3"),
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": SITE["CRDS_DB_NAME"],
+            "USER": SITE["CRDS_DB_USER"],
+            "PASSWORD": _SECRETS.get("CRDS_DB_PASSWORD", ""),
+            "HOST": SITE["CRDS_DB_HOST"],
+            "PORT": SITE["CRDS_DB_PORT"],
+            "OPTIONS": {"charset": "utf8mb4", "isolation_level": "read committed"},
+            "TEST": {"NAME": "test_" + SITE["CRDS_DB_NAME"]},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if SITE["CRDS_CACHE_BACKEND"] == "memcached":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "LOCATION": f"127.0.0.1:{SITE['CRDS_MEMCACHED_PORT']}",
+            "KEY_PREFIX": SITE["CRDS_CACHE_PREFIX"],
+            "OPTIONS": {"no_delay": True, "ignore_exc": True},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": SITE["CRDS_CACHE_PREFIX"],
+        }
+    }
+
+# Background jobs: Celery with Redis in production; in-process when embedded.
+CELERY_BROKER_URL = SITE["CRDS_REDIS_URL"]
+CELERY_RESULT_BACKEND = SITE["CRDS_REDIS_URL"]
+CELERY_TASK_DEFAULT_QUEUE = SITE["CRDS_CELERY_QUEUE"]
+CELERY_TASK_ALWAYS_EAGER = EMBEDDED
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+AUTH_PASSWORD_VALIDATORS = []
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+SESSION_COOKIE_SECURE = CRDS_HTTPS
+CSRF_COOKIE_SECURE = CRDS_HTTPS
+CSRF_TRUSTED_ORIGINS = [CRDS_PUBLIC_URL.split("/", 3)[0] + "//" + CRDS_PUBLIC_URL.split("/", 3)[2]]
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Uploads land on the same file system as the ingest areas so they can be hard-linked.
+FILE_UPLOAD_TEMP_DIR = str(CRDS_SERVER_FILES / "uploads") if (CRDS_SERVER_FILES / "uploads").is_dir() else None
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = None  # the JSON-RPC view enforces its own limit
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = False  # catalog dates are naive UTC strings on the wire, as the original's
+
+STATIC_URL = (CRDS_URL_PREFIX + "/static/") if CRDS_URL_PREFIX else "/static/"
+STATIC_ROOT = str(CRDS_SERVER_DIR / "static")
+FORCE_SCRIPT_NAME = CRDS_URL_PREFIX or None
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+EMAIL_HOST = SITE["CRDS_EMAIL_HOST"]
+EMAIL_PORT = int(SITE["CRDS_EMAIL_PORT"])
+DEFAULT_FROM_EMAIL = SITE["CRDS_FROM_EMAIL"]
+SERVER_EMAIL = SITE["CRDS_FROM_EMAIL"]
+CRDS_ADMIN_EMAILS = [a.strip() for a in SITE["CRDS_ADMIN_EMAILS"].split(",") if a.strip()]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

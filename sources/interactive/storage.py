@@ -1,0 +1,106 @@
+"""Where the server keeps files, and the one check every user-given name passes.
+
+Three roots (see README): $CRDS (server area: conf, logs, run, backups,
+secrets), $CRDS_SERVER_FILES (catalogs, deliveries, uploads, ingest) and
+$CRDS_FILE_CACHE (a standard crds cache the crds library reads directly).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+MAPPING_EXTENSIONS = (".pmap", ".imap", ".rmap")
+FILENAME_RE = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+
+
+class BadName(ValueError):
+    """A name given by a user is not an acceptable CRDS file name."""
+
+
+def check_filename(name: str) -> str:
+    """Return `name` if it is a plain CRDS file name, else raise BadName.
+
+    Every name that comes from a request goes through here before it touches
+    the file system, so no path separator or `..` can reach a path.
+    """
+    if not isinstance(name, str) or not FILENAME_RE.match(name) or name in (".", ".."):
+        raise BadName(f"Invalid file name {str(name)[:140]!r}: use letters, digits, '.', '_' and '-' only.")
+    return name
+
+
+def is_mapping(name: str) -> bool:
+    return name.endswith(MAPPING_EXTENSIONS)
+
+
+def mappings_dir() -> Path:
+    return settings.CRDS_FILE_CACHE / "mappings" / settings.CRDS_OBSERVATORY
+
+
+def references_dir() -> Path:
+    return settings.CRDS_FILE_CACHE / "references" / settings.CRDS_OBSERVATORY
+
+
+def config_dir() -> Path:
+    return settings.CRDS_FILE_CACHE / "config" / settings.CRDS_OBSERVATORY
+
+
+def cache_path(name: str) -> Path:
+    """The standard location of a cataloged file in the server's file cache."""
+    check_filename(name)
+    return (mappings_dir() if is_mapping(name) else references_dir()) / name
+
+
+def server_dir(*parts: str) -> Path:
+    """A directory of the server area: conf, logs, run, wsgi-scripts, db_backups ..."""
+    return settings.CRDS_SERVER_DIR.joinpath(*parts)
+
+
+def catalogs_dir() -> Path:
+    return settings.CRDS_SERVER_FILES / "catalogs"
+
+
+def deliveries_dir() -> Path:
+    return settings.CRDS_SERVER_FILES / "deliveries"
+
+
+def uploads_dir() -> Path:
+    return settings.CRDS_SERVER_FILES / "uploads"
+
+
+def ingest_dir(username: str) -> Path:
+    """A user's staging area for submissions."""
+    if not re.match(r"^[A-Za-z0-9_.@+\-]{1,150}$", username or ""):
+        raise BadName(f"Invalid user name {str(username)[:160]!r}.")
+    return settings.CRDS_SERVER_FILES / "ingest" / username
+
+
+def all_dirs() -> list[Path]:
+    """Every directory a server needs; ./install creates them."""
+    root = settings.CRDS_ROOT
+    return [
+        server_dir("conf"),
+        server_dir("logs"),
+        server_dir("run"),
+        server_dir("wsgi-scripts"),
+        server_dir("db_backups"),
+        server_dir("static"),
+        root / "server_logs",
+        root / "cron_logs",
+        root / "monitor_reprocessing",
+        catalogs_dir(),
+        deliveries_dir(),
+        uploads_dir(),
+        settings.CRDS_SERVER_FILES / "ingest",
+        settings.CRDS_SERVER_FILES / "ingest_ssb",
+        mappings_dir(),
+        references_dir(),
+        config_dir(),
+    ]
+
+
+def make_dirs() -> None:
+    for path in all_dirs():
+        path.mkdir(parents=True, exist_ok=True)
