@@ -12,7 +12,7 @@ import datetime
 from django.conf import settings
 from django.db.models import QuerySet
 
-from interactive.models import FileRecord, AuditAction, INACTIVE_STATES
+from interactive.models import INACTIVE_STATES, AuditAction, FileRecord
 
 # Columns never shown to clients (server-behaviour.md §2.1).
 PRIVATE_FIELDS = ("deliverer_email", "catalog_link", "present")

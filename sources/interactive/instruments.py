@@ -1,11 +1,11 @@
 """The observatory's instruments and reference types, as the crds library knows them."""
 
-from functools import lru_cache
+from functools import cache
 
 from django.conf import settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def instruments() -> tuple[str, ...]:
     from crds.core import utils
 
