@@ -1,26 +1,19 @@
 """Test-wide set-up: every test run gets its own server roots under a temporary directory."""
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent
 sys.path.insert(0, str(CHECKOUT / "sources"))
 
-# Point the site configuration at a private temporary root before settings load,
-# so tests never touch an installed server's files.
-if not os.environ.get("CRDS_SITE_ENV"):
-    _root = Path(tempfile.mkdtemp(prefix="crds-test-"))
-    from crds_server import siteconfig
-
-    _site = siteconfig.render(os.environ.get("CRDS_TEST_OBS", "hst"), os.environ.get("CRDS_TEST_USECASE", "django"),
-                              {"CRDS": str(_root)})
-    siteconfig.write_site_env(_site, _root / "site.env")
-    os.environ["CRDS_SITE_ENV"] = str(_root / "site.env")
+# The private temporary server root of a test run is made by crds_server.test_settings
+# (pytest.ini's DJANGO_SETTINGS_MODULE): pytest-django loads settings before this file.
 
 
 import pytest  # noqa: E402
+
+# crds_live_server: a real server process with the HST test cache, for tests driving the crds client.
+pytest_plugins = ["jsonapi.live_server"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,3 +22,17 @@ def server_dirs():
     from interactive import storage
 
     storage.make_dirs()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After pytest-django's test database setup, import the HST test cache once (crds_server.testing).
+
+    Transactional tests flush the database afterwards: they call import_test_cache() themselves.
+    """
+    from crds_server.testing import import_test_cache
+    from django.conf import settings
+
+    if settings.CRDS_OBSERVATORY == "hst":
+        with django_db_blocker.unblock():
+            import_test_cache()

@@ -1,13 +1,20 @@
-"""The Python half of ./install: site configuration, environment files, secrets, directories.
+"""The Python half of ./install: site configuration, secrets, system user, database, Apache files.
 
-Run as `python -m crds_server.installer OBS USECASE` from ./install, before
-Django is configured (settings read the site.env this writes).
+./install runs `python -m crds_server.installer configure OBS USECASE` before
+Django is configured (settings read the site.env it writes), then
+`manage.py install_server` (directories, migrations, static files), then
+`python -m crds_server.installer finish` (Apache config test, ownership).
 """
 
 from __future__ import annotations
 
 import os
+import pwd
+import re
 import secrets
+import shutil
+import string
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,10 +23,31 @@ from crds_server import siteconfig
 ENV_KEYS = ("CRDS_OBSERVATORY", "CRDS_USECASE", "CRDS", "CRDS_SERVER_FILES", "CRDS_FILE_CACHE",
             "CRDS_PORT", "CRDS_BACKUP_PORT", "CRDS_PUBLIC_URL")
 
+VENV = siteconfig.CHECKOUT / ".venv"
+TEMPLATES = siteconfig.CHECKOUT / "servers"
+APACHE_BINARIES = ("/usr/sbin/apache2", "/usr/sbin/httpd")
+APACHE_MODULES = "/usr/lib/apache2/modules"
+_SQL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+class InstallError(Exception):
+    """An installation step cannot be done; the message says what the operator should do."""
+
+
+def production(site: dict[str, str]) -> bool:
+    return site["CRDS_STACK"] == "production"
+
+
+def service_user(site: dict[str, str]) -> str | None:
+    """The system user that production processes run as: only when the scripts run as root."""
+    if os.geteuid() == 0 and production(site):
+        return site["CRDS_SERVER_USER"]
+    return None
+
 
 def write_env_scripts(site: dict[str, str]) -> None:
     """env.sh and env.csh: what an operator sources to work with this server."""
-    venv_bin = siteconfig.CHECKOUT / ".venv" / "bin"
+    venv_bin = VENV / "bin"
     values = {key: site[key] for key in ENV_KEYS}
     values["CRDS_PROJECT"] = site["CRDS_OBSERVATORY"]
     values["CRDS_PATH"] = site["CRDS_FILE_CACHE"]
@@ -38,7 +66,7 @@ def write_env_scripts(site: dict[str, str]) -> None:
     (siteconfig.CHECKOUT / "env.csh").write_text("\n".join(csh) + "\n")
 
 
-def ensure_secrets(site: dict[str, str]) -> None:
+def ensure_secrets(site: dict[str, str]) -> dict[str, str]:
     """Generate SECRET_KEY and the database password once, into a mode-0600 file."""
     path = Path(site["CRDS_SECRETS_FILE"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,20 +80,202 @@ def ensure_secrets(site: dict[str, str]) -> None:
     with os.fdopen(fd, "w") as stream:
         stream.write("".join(f"{key}='{value}'\n" for key, value in wanted.items()))
     os.chmod(path, 0o600)
+    return wanted
+
+
+def ensure_service_user(name: str) -> None:
+    """Create the system user (and its group) that Apache workers and the Celery worker run as."""
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    print(f"Creating system user {name}")
+    _run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+          "--shell", "/usr/sbin/nologin", name], f"could not create system user {name}")
+
+
+def database_sql(site: dict[str, str], password: str) -> str:
+    """SQL that creates the server's MariaDB database and account (idempotent)."""
+    name, user = site["CRDS_DB_NAME"], site["CRDS_DB_USER"]
+    for value in (name, user):
+        if not _SQL_NAME.match(value):
+            raise InstallError(f"invalid database or user name {value!r} in configs/: use letters, digits and '_'")
+    test_name = ("test_" + name).replace("_", r"\_")
+    lines = [f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"]
+    for host in ("localhost", "127.0.0.1"):
+        account = f"'{user}'@'{host}'"
+        lines += [
+            f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}';",
+            f"ALTER USER {account} IDENTIFIED BY '{password}';",
+            f"GRANT ALL PRIVILEGES ON `{name}`.* TO {account};",
+            # Django's test runner creates and drops test_<name>.
+            f"GRANT ALL PRIVILEGES ON `{test_name}`.* TO {account};",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def ensure_database(site: dict[str, str], password: str) -> None:
+    """Create the database and its account through MariaDB's root account on the local socket."""
+    if site["CRDS_DB_HOST"] not in ("127.0.0.1", "localhost"):
+        print(f"Database host {site['CRDS_DB_HOST']} is remote: create database {site['CRDS_DB_NAME']} "
+              f"and user {site['CRDS_DB_USER']} there (password in {site['CRDS_SECRETS_FILE']}).")
+        return
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if not client:
+        raise InstallError("the MariaDB client is missing (Debian: apt-get install mariadb-server)")
+    result = subprocess.run([client, "-uroot"], input=database_sql(site, password), text=True,
+                            capture_output=True)
+    if result.returncode:
+        raise InstallError(
+            f"could not create MariaDB database {site['CRDS_DB_NAME']} as MariaDB root on the local socket "
+            f"({result.stderr.strip()}). Start MariaDB, or run ./install as root, or have the database "
+            f"administrator create the database and user {site['CRDS_DB_USER']} with the password in "
+            f"{site['CRDS_SECRETS_FILE']}.")
+
+
+def apache_binary() -> str:
+    for candidate in APACHE_BINARIES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise InstallError("Apache httpd is missing (Debian: apt-get install apache2 apache2-dev)")
+
+
+def wsgi_module_config() -> str:
+    """LoadModule and WSGIPythonHome lines for the venv's mod_wsgi, as `mod_wsgi-express module-config` gives them."""
+    express = VENV / "bin" / "mod_wsgi-express"
+    result = subprocess.run([sys.executable, str(express), "module-config"], capture_output=True, text=True)
+    if result.returncode or "LoadModule" not in result.stdout:
+        raise InstallError(f"mod_wsgi-express module-config failed: {result.stderr.strip()[-500:]} "
+                           "(mod-wsgi needs Apache's development files: apt-get install apache2-dev, then "
+                           ".venv/bin/pip install -r requirements.txt)")
+    return result.stdout.strip()
+
+
+def template_values(site: dict[str, str]) -> dict[str, str]:
+    """Everything the servers/ templates may refer to."""
+    server_dir = Path(site["CRDS"]) / "server"
+    prefix = site["CRDS_URL_PREFIX"].rstrip("/")
+    user = service_user(site)
+    ssl = bool(site.get("CRDS_SSL_CERTIFICATE") and site.get("CRDS_SSL_KEY"))
+    values = dict(site)
+    values.update({
+        "SERVER_DIR": str(server_dir),
+        "CHECKOUT": str(siteconfig.CHECKOUT),
+        "VENV": str(VENV),
+        "SITE_ENV": str(siteconfig.SITE_ENV),
+        "APACHE_BINARY": apache_binary(),
+        "APACHE_MODULES": APACHE_MODULES,
+        "WSGI_MODULE_CONFIG": wsgi_module_config(),
+        "RUN_AS": f"User {user}\nGroup {user}" if user else "# Not run as root: Apache runs as the invoking user.",
+        "URL_PREFIX": prefix,
+        "URL_PREFIX_OR_ROOT": prefix or "/",
+        "SSL_INCLUDE": f'Include "{server_dir}/conf/ssl.conf"' if ssl else "",
+    })
+    return values
+
+
+def render_template(name: str, values: dict[str, str]) -> str:
+    try:
+        return string.Template((TEMPLATES / name).read_text()).substitute(values)
+    except KeyError as exc:
+        raise InstallError(f"servers/{name} refers to unknown name {exc}") from None
+
+
+def render_server_files(site: dict[str, str]) -> None:
+    """Render servers/ templates into $CRDS/server/{conf,wsgi-scripts}."""
+    values = template_values(site)
+    server_dir = Path(values["SERVER_DIR"])
+    outputs = {"httpd.conf": server_dir / "conf" / "httpd.conf",
+               "crds.wsgi": server_dir / "wsgi-scripts" / "crds.wsgi"}
+    if values["SSL_INCLUDE"]:
+        outputs["ssl.conf"] = server_dir / "conf" / "ssl.conf"
+    for name in ("run", "logs", "static"):  # the config names them; Apache checks they exist
+        (server_dir / name).mkdir(parents=True, exist_ok=True)
+    for name, target in outputs.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_template(name, values))
+        target.chmod(0o644)
+
+
+def check_apache_config(site: dict[str, str]) -> None:
+    conf = Path(site["CRDS"]) / "server" / "conf" / "httpd.conf"
+    result = subprocess.run([apache_binary(), "-t", "-f", str(conf)], capture_output=True, text=True)
+    if result.returncode:
+        raise InstallError(f"Apache rejects {conf}: {result.stderr.strip()}")
+
+
+def check_readable_by(user: str) -> None:
+    """The service user must be able to import the application from this checkout and venv."""
+    result = subprocess.run(
+        ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", str(VENV / "bin" / "python"), "-c",
+         "import django, crds, celery, crds_server.siteconfig"],
+        cwd="/", capture_output=True, text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(siteconfig.CHECKOUT / "sources")})
+    if result.returncode:
+        reason = (result.stderr.strip().splitlines() or ["no reason given"])[-1]
+        raise InstallError(
+            f"user {user} cannot read the checkout {siteconfig.CHECKOUT} or its .venv ({reason}). "
+            "Put the checkout where other users can read it "
+            "(every parent directory needs o+x) and build .venv from /usr/bin/python3.11, not a Python under /root.")
+
+
+def set_owner(site: dict[str, str], user: str) -> None:
+    """Give the service user the server's storage roots (logs, run, static, server files, file cache, secrets)."""
+    roots = {Path(site[key]) for key in ("CRDS", "CRDS_SERVER_FILES", "CRDS_FILE_CACHE")}
+    for root in sorted(roots):
+        _run(["chown", "-R", f"{user}:{user}", str(root)], f"could not give {root} to {user}")
+
+
+def configure(obs: str, usecase: str) -> None:
+    site = siteconfig.render(obs, usecase)
+    siteconfig.write_site_env(site)
+    write_env_scripts(site)
+    keys = ensure_secrets(site)
+    if not production(site):
+        return
+    user = service_user(site)
+    if user:
+        ensure_service_user(user)
+        check_readable_by(user)
+    ensure_database(site, keys["CRDS_DB_PASSWORD"])
+    render_server_files(site)
+
+
+def finish() -> None:
+    site = siteconfig.read_env_file(siteconfig.SITE_ENV)
+    if not production(site):
+        return
+    check_apache_config(site)
+    user = service_user(site)
+    if user:
+        set_owner(site, user)
+
+
+def _run(command: list[str], failure: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        raise InstallError(f"{failure}: {result.stderr.strip()}")
+
+
+USAGE = "usage: python -m crds_server.installer configure OBS USECASE | finish"
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m crds_server.installer OBS USECASE", file=sys.stderr)
-        return 2
     try:
-        site = siteconfig.render(*argv)
+        if len(argv) == 3 and argv[0] == "configure":
+            configure(argv[1], argv[2])
+        elif argv == ["finish"]:
+            finish()
+        else:
+            print(USAGE, file=sys.stderr)
+            return 2
     except siteconfig.ConfigError as exc:
         print(f"install: {exc}", file=sys.stderr)
         return 2
-    siteconfig.write_site_env(site)
-    write_env_scripts(site)
-    ensure_secrets(site)
+    except InstallError as exc:
+        print(f"install: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

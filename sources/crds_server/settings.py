@@ -8,6 +8,7 @@ file that ./install generates.
 import os
 import secrets as _secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from crds_server import siteconfig
 
@@ -38,9 +39,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = _SECRETS.get("CRDS_SECRET_KEY") or _secrets.token_urlsafe(50)
 DEBUG = os.environ.get("CRDS_DEBUG", "").lower() == "true"
+# The configured hosts, the public URL's host (the name clients use) and the test client's.
 ALLOWED_HOSTS = [h.strip() for h in SITE["CRDS_ALLOWED_HOSTS"].split(",") if h.strip()]
-if "testserver" not in ALLOWED_HOSTS:
-    ALLOWED_HOSTS.append("testserver")
+for _host in (urlsplit(CRDS_PUBLIC_URL).hostname, "testserver"):
+    if _host and _host not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_host)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -57,15 +60,19 @@ INSTALLED_APPS = [
     "locking",
     "fileupload",
     "stats",
+    "reprocessing",
+    "operations",
 ]
 
 MIDDLEWARE = [
     "crds_server.middleware.CollapseSlashesMiddleware",
+    "stats.middleware.RequestStatsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "locking.middleware.LockRefreshMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -138,14 +145,23 @@ CELERY_TASK_ALWAYS_EAGER = EMBEDDED
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_IMPORTS = ("crds_server.tasks",)
 
 AUTH_PASSWORD_VALIDATORS = []
-LOGIN_URL = "/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = CRDS_URL_PREFIX + "/login/"
+LOGIN_REDIRECT_URL = CRDS_URL_PREFIX + "/"
 
 SESSION_COOKIE_SECURE = CRDS_HTTPS
+# Sessions last 18 h from login, are not extended by activity and survive a browser
+# restart (server-behaviour.md §8.3); the login view fixes the expiry at login.
+SESSION_COOKIE_AGE = 18 * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = False
+SESSION_SAVE_EVERY_REQUEST = False
 CSRF_COOKIE_SECURE = CRDS_HTTPS
-CSRF_TRUSTED_ORIGINS = [CRDS_PUBLIC_URL.split("/", 3)[0] + "//" + CRDS_PUBLIC_URL.split("/", 3)[2]]
+# The client sends the public base URL as Referer/Origin.
+CSRF_TRUSTED_ORIGINS = ["{0.scheme}://{0.netloc}".format(urlsplit(CRDS_PUBLIC_URL))]
+# Behind a prefix, cookies stay with this server (another may share the host name).
+SESSION_COOKIE_PATH = CSRF_COOKIE_PATH = CRDS_URL_PREFIX + "/"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
@@ -154,6 +170,8 @@ FILE_UPLOAD_TEMP_DIR = str(CRDS_SERVER_FILES / "uploads") if (CRDS_SERVER_FILES 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = None  # the JSON-RPC view enforces its own limit
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# Largest file accepted into an ingest area or as a best-references dataset (site configuration).
+CRDS_MAX_UPLOAD_BYTES = int(SITE.get("CRDS_MAX_UPLOAD_BYTES") or 50 * 1024**3)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -162,6 +180,9 @@ USE_TZ = False  # catalog dates are naive UTC strings on the wire, as the origin
 
 STATIC_URL = (CRDS_URL_PREFIX + "/static/") if CRDS_URL_PREFIX else "/static/"
 STATIC_ROOT = str(CRDS_SERVER_DIR / "static")
+STATICFILES_DIRS = [BASE_DIR / "static"]  # site-wide CSS (vendored Bootstrap); apps keep their own static/
+# With Apache, WSGIScriptAlias mounts the application at the prefix; with Django's own
+# server, crds_server.middleware.PrefixMount does. Either way reverse() and redirects carry it.
 FORCE_SCRIPT_NAME = CRDS_URL_PREFIX or None
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -172,6 +193,12 @@ EMAIL_PORT = int(SITE["CRDS_EMAIL_PORT"])
 DEFAULT_FROM_EMAIL = SITE["CRDS_FROM_EMAIL"]
 SERVER_EMAIL = SITE["CRDS_FROM_EMAIL"]
 CRDS_ADMIN_EMAILS = [a.strip() for a in SITE["CRDS_ADMIN_EMAILS"].split(",") if a.strip()]
+CRDS_STATUS_TO_ADDRESSES = [a.strip() for a in SITE.get("CRDS_STATUS_TO_ADDRESSES", "").split(",") if a.strip()]
+CRDS_STATUS_CONFIRM_ADDRESSES = [
+    a.strip() for a in SITE.get("CRDS_STATUS_CONFIRM_ADDRESSES", "").split(",") if a.strip()]
+# Archive delivery directories (server-behaviour.md §6.2); the first one is recorded in catalog_link.
+CRDS_DELIVERY_DIRS = [Path(d.strip()) for d in SITE.get("CRDS_DELIVERY_DIRS", "").split(",") if d.strip()] or [
+    CRDS_SERVER_FILES / "deliveries"]
 
 LOGGING = {
     "version": 1,
@@ -181,3 +208,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Affected datasets (reprocessing app): where dataset parameters come from (a
+# class with the reprocessing.sources.DatasetSource surface), the chunk size of
+# the distributed computation, and who gets the result mails.
+CRDS_DATASET_SOURCE = os.environ.get("CRDS_DATASET_SOURCE", "reprocessing.sources.DatabaseSource")
+CRDS_REPROCESSING_CHUNK_SIZE = int(os.environ.get("CRDS_REPROCESSING_CHUNK_SIZE", "2000"))
+CRDS_REPROCESSING_EMAILS = [a.strip() for a in os.environ.get("CRDS_REPROCESSING_EMAILS", "").split(",")
+                            if a.strip()] or CRDS_ADMIN_EMAILS
+from celery.schedules import crontab as _crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    "monitor-reprocessing": {"task": "reprocessing.tasks.monitor_reprocessing", "schedule": 300.0},
+    "clear-expired-locks": {"task": "locking.clear_expired_locks", "schedule": 300.0},
+    "expire-jpoll-channels": {"task": "jpoll.expire_channels", "schedule": 3600.0},
+    "update-delivery-status": {"task": "interactive.update_delivery_status", "schedule": 300.0},
+    "remove-abandoned-uploads": {"task": "interactive.remove_abandoned_uploads", "schedule": 3600.0},
+    # operations (host/crontab runs the same jobs from cron)
+    "publish-server-cache": {"task": "operations.publish_cache", "schedule": 300.0},
+    "clear-web-cache": {"task": "operations.clear_web_cache", "schedule": 4 * 3600.0},
+    "verify-cache": {"task": "operations.verify_cache", "schedule": _crontab(minute=0, hour=4, day_of_week=0)},
+    "nightly": {"task": "operations.nightly", "schedule": _crontab(minute=5, hour=3)},
+}
+
+# Real workers on an embedded (SQLite) root: benchmarks and the distributed affected-datasets test.
+if os.environ.get("CRDS_CELERY_EAGER", "").lower() == "false":
+    CELERY_TASK_ALWAYS_EAGER = False

@@ -1,4 +1,4 @@
-"""WSGI entry point for Apache/mod_wsgi (servers/crds.wsgi loads this)."""
+"""WSGI entry point for Apache/mod_wsgi (servers/crds.wsgi loads this) and Django's own server."""
 
 import os
 import sys
@@ -7,6 +7,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crds_server.settings")
 
+from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-application = get_wsgi_application()
+from crds_server.middleware import PrefixMount  # noqa: E402
+
+# Apache and Django's server (WSGI_APPLICATION) both load this.
+application = PrefixMount(get_wsgi_application(), settings.CRDS_URL_PREFIX)

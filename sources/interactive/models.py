@@ -71,6 +71,10 @@ class FileRecord(models.Model):
             models.Index(fields=["delivery_date"]),
             models.Index(fields=["derived_from"]),
             models.Index(fields=["deliverer_user"]),
+            # Browse Database sorts on these.
+            models.Index(fields=["useafter_date", "id"]),
+            models.Index(fields=["activation_date", "id"]),
+            models.Index(fields=["size", "id"]),
         ]
 
     def __str__(self) -> str:
@@ -178,3 +182,21 @@ class BuildContext(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cal_ver}: {self.context}"
+
+
+class RedcatSubmission(models.Model):
+    """The answers of one extended (ReDCaT) submission form, for Submission History (§2.3)."""
+
+    user = models.CharField(max_length=150)
+    deliverer = models.CharField(max_length=128)
+    instrument = models.CharField(max_length=32)
+    file_type = models.CharField(max_length=256)
+    change_level = models.CharField(max_length=16)
+    description = models.TextField()
+    answers = models.JSONField(default=dict)   # every field of the published form, by key
+    result_name = models.CharField(max_length=64, blank=True, default="")  # the READY StoredResult
+    created_date = models.DateTimeField(default=datetime.datetime.now, db_index=True)
+    published_date = models.DateTimeField(null=True, blank=True)  # when the submission reached its result
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.file_type} by {self.deliverer}"

@@ -8,3 +8,6 @@ class JsonapiConfig(AppConfig):
     def ready(self):
         # Every app publishes its JSON-RPC methods in <app>/rpc.py.
         autodiscover_modules("rpc")
+        from interactive import cache
+
+        cache.connect_signals()

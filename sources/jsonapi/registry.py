@@ -10,6 +10,7 @@ did wrong; the message is what the user reads.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
 METHODS: dict[str, Callable] = {}
 
@@ -32,3 +33,15 @@ def rpc_method(func: Callable | None = None, *, name: str | None = None):
         return f
 
     return register(func) if func is not None else register
+
+
+_REQUEST: ContextVar = ContextVar("jsonrpc_request", default=None)
+
+
+def current_request():
+    """The HTTP request of the JSON-RPC call being served (None outside one).
+
+    Methods that return URLs use it, so a server reached on another port or
+    prefix sends clients back to itself.
+    """
+    return _REQUEST.get()

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from stats import views
+
+urlpatterns = [
+    path("stats/", views.request_stats, name="request_stats"),
+]

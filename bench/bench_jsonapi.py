@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Measure the JSON-RPC services and downloads against their floors, as ratios.
+
+A live hst/django server (Django's threaded server, SQLite, local-memory
+cache; jsonapi.live_server) is loaded with the shared HST test cache.  Then:
+
+* get_best_references requests/s with 1, 4 and 16 concurrent clients, over
+  the same number of threads calling heavy_client.hv_best_references in
+  this process (the JSON-RPC overhead ratio);
+* get_server_info latency, warm over HTTP, and cold (catalog generation
+  invalidated) and warm through Django's test client in this process;
+* get_file_info_map with every cataloged name (what `crds sync
+  --check-files` sends) over HTTP against the service function in process;
+* reference download throughput against reading the same file from disk;
+* `crds sync --contexts hst_0729.pmap` into an empty cache against the same
+  command with its mapping downloads served by a plain static file server
+  (python -m http.server, via CRDS_MAPPING_URI).
+
+    .venv/bin/python bench/bench_jsonapi.py [--seconds S] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(CHECKOUT / "sources"))
+
+DATASET = "j8bt05njq_raw.fits"
+REFERENCE = "v8q14451j_idc.fits"
+LARGE_REFERENCE = "zbench001_drk.fits"
+LARGE_SIZE = 200 * 1024 * 1024
+
+
+def add_large_reference() -> None:
+    """A large synthetic reference in the server's cache and catalog (before the server indexes downloads)."""
+    import hashlib
+
+    from interactive import storage
+    from interactive.models import FileRecord
+
+    path = storage.cache_path(LARGE_REFERENCE)
+    digest = hashlib.sha1()
+    with open(path, "wb") as out:
+        for _ in range(LARGE_SIZE // (1 << 20)):
+            block = os.urandom(1 << 20)
+            digest.update(block)
+            out.write(block)
+    FileRecord.objects.create(name=LARGE_REFERENCE, type="reference", observatory="hst", state="archived",
+                              instrument="acs", filekind="darkfile", size=LARGE_SIZE, sha1sum=digest.hexdigest())
+
+
+def post(url: str, method: str, *params) -> object:
+    body = json.dumps({"jsonrpc": "1.0", "method": method, "params": list(params), "id": 1}).encode()
+    with urllib.request.urlopen(url + f"/json/{method}/1/", body, timeout=300) as response:
+        envelope = json.loads(response.read())
+    if envelope["error"]:
+        raise RuntimeError(envelope["error"]["message"])
+    return envelope["result"]
+
+
+def rate(work, threads: int, seconds: float) -> float:
+    """Calls of work() per second with `threads` threads calling it in a loop for `seconds`."""
+    counts = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def loop(i: int) -> None:
+        while time.perf_counter() < stop:
+            work()
+            counts[i] += 1
+
+    pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def median_time(work, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def setup_in_process(server) -> None:
+    """Django in this process over the live server's own root and database (for in-process figures)."""
+    os.environ["CRDS_SITE_ENV"] = server.env["CRDS_SITE_ENV"]
+    os.environ["DJANGO_SETTINGS_MODULE"] = "crds_server.settings"
+    import django
+
+    django.setup()
+
+
+def crds_sync(server, env_extra: dict[str, str]) -> float:
+    cache = Path(tempfile.mkdtemp(prefix="crds-bench-client-"))
+    env = server.client_env(cache, **env_extra)
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "crds"), "sync", "--contexts", "hst_0729.pmap"],
+                   env=env, check=True, capture_output=True)
+    elapsed = time.perf_counter() - started
+    subprocess.run(["rm", "-rf", str(cache)], check=True)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rate measurement")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    from crds_server import testing
+    from jsonapi import live_server
+
+    server = live_server.start(testing.test_cache())
+    # Removed at exit, after Django in this process has written its last request statistics.
+    atexit.register(shutil.rmtree, server.root, True)
+    static = None
+    figures: dict[str, str] = {}
+    try:
+        setup_in_process(server)
+        add_large_reference()
+        from crds import data_file
+        from crds.core import heavy_client
+        from django.test import Client
+        from interactive import cache, storage
+        from jsonapi import server_info, services
+
+        url = server.url
+        header = {k: str(v) for k, v in data_file.get_header(str(testing.test_data() / "hst" / DATASET)).items()}
+        post(url, "get_best_references", "hst_0729.pmap", header, None)  # load the rules in the server
+        heavy_client.hv_best_references("hst_0729.pmap", header)
+
+        print("best references ...", flush=True)
+        for threads in (1, 4, 16):
+            remote = rate(lambda: post(url, "get_best_references", "hst_0729.pmap", header, None), threads,
+                          args.seconds)
+            local = rate(lambda: heavy_client.hv_best_references("hst_0729.pmap", header), threads, args.seconds)
+            figures[f"get_best_references, {threads} client(s): requests/s (in-process calls/s)"] = \
+                f"{remote:.0f} ({local:.0f})"
+            figures[f"get_best_references, {threads} client(s): JSON-RPC / in-process"] = f"{remote / local:.2f}"
+
+        print("server info ...", flush=True)
+        client = Client()
+        body = json.dumps({"method": "get_server_info", "params": [], "id": 1})
+
+        def info_in_process() -> None:
+            client.generic("POST", "/json/", body, content_type="application/x-www-form-urlencoded")
+
+        def info_cold() -> None:
+            cache.invalidate()
+            info_in_process()
+
+        warm_http = median_time(lambda: post(url, "get_server_info"), args.runs * 3)
+        cold = median_time(info_cold, args.runs)
+        warm = median_time(info_in_process, args.runs * 3)
+        build = median_time(server_info.build_catalog_info, args.runs)
+        figures["get_server_info warm, over HTTP"] = f"{warm_http * 1000:.0f} ms"
+        figures["get_server_info warm, in process"] = f"{warm * 1000:.0f} ms"
+        figures["get_server_info cold (catalog changed), in process"] = f"{cold * 1000:.0f} ms"
+        figures["get_server_info cold / building the catalog part alone"] = f"{cold / build:.2f}"
+        figures["get_server_info warm / cold"] = f"{warm / cold:.2f}"
+
+        print("file info map ...", flush=True)
+        names = sorted(post(url, "get_file_info_map", "hst", None, ["size"]))
+        fields = ["size", "rejected", "blacklisted", "state", "sha1sum"]
+        http = median_time(lambda: post(url, "get_file_info_map", "hst", names, fields), args.runs)
+        service = median_time(lambda: services.file_info_map(names, fields), args.runs)
+        figures[f"get_file_info_map of {len(names):,} names over HTTP"] = f"{http:.2f} s"
+        figures["get_file_info_map: service function alone / whole HTTP call"] = f"{service / http:.2f}"
+
+        print("downloads ...", flush=True)
+
+        def throughput(name: str, count: int) -> tuple[float, float]:
+            """(MB/s over HTTP, MB/s reading the file from disk), fetching it `count` times."""
+            path = storage.cache_path(name)
+
+            def download() -> None:
+                with urllib.request.urlopen(f"{url}/unchecked_get/references/hst/{name}") as response:
+                    while response.read(8 * 1024 * 1024):
+                        pass
+
+            def disk() -> None:
+                with open(path, "rb") as handle:
+                    while handle.read(8 * 1024 * 1024):
+                        pass
+
+            over_http = median_time(lambda: [download() for _ in range(count)], 3)
+            from_disk = median_time(lambda: [disk() for _ in range(count)], 3)
+            total = path.stat().st_size * count / 1e6
+            return total / over_http, total / from_disk
+
+        for name, count in ((LARGE_REFERENCE, 2), (REFERENCE, 200)):
+            http_rate, disk_rate = throughput(name, count)
+            size = storage.cache_path(name).stat().st_size
+            figures[f"download of a {size:,}-byte reference: MB/s over HTTP (from disk)"] = \
+                f"{http_rate:.0f} ({disk_rate:.0f})"
+            figures[f"download of a {size:,}-byte reference: throughput / disk read"] = f"{http_rate / disk_rate:.2f}"
+
+        print("crds sync ...", flush=True)
+        port = live_server.free_port()
+        static = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+                                  cwd=testing.test_cache() / "mappings" / "hst", stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        ours = statistics.median(crds_sync(server, {}) for _ in range(3))
+        plain = statistics.median(crds_sync(server, {"CRDS_MAPPING_URI": f"http://127.0.0.1:{port}"})
+                                  for _ in range(3))
+        figures["crds sync --contexts hst_0729.pmap (137 mappings), median of 3"] = f"{ours:.2f} s"
+        figures["same, mappings from a static file server"] = f"{plain:.2f} s"
+        figures["crds sync: this server / static file server"] = f"{ours / plain:.2f}"
+    finally:
+        if static is not None:
+            static.terminate()
+            static.wait()
+        live_server.stop(server, remove=False)
+
+    print(f"\n{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+          f"Python {platform.python_version()}")
+    print("| figure | value |\n|---|---|")
+    for name, value in figures.items():
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Certify the files of a user's ingest area against a context with the crds library.
+
+Results per file (OK / Warnings / Failed) with the crds log lines are stored
+as a StoredResult, so the result page has a stable URL that the final jpoll
+`done` message hands to the browser or the `crds submit` client.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from jpoll import service as jpoll
+
+from interactive import contexts, storage
+from interactive.models import StoredResult
+from interactive.web import strip_paths
+
+RESULT_TEMPLATE = "interactive/certify_result.html"
+PMAP_MODES = ("pmap_edit", "pmap_latest", "pmap_operational", "pmap_menu", "pmap_text")
+
+
+class CertifyError(ValueError):
+    """Certify cannot start; the message tells the user why."""
+
+
+@dataclass
+class FileResult:
+    name: str
+    status: str = "OK"
+    lines: list[str] = field(default_factory=list)
+
+
+class _ThreadCapture(logging.Handler):
+    """Collects the CRDS logger's records emitted by this thread only.
+
+    The crds library logs through one global logger; filtering by thread keeps
+    concurrent certifies in one server process from mixing their reports.
+    """
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.thread = threading.get_ident()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append(record)
+
+
+def _crds_logger() -> logging.Logger:
+    from crds.core import log as crds_log
+
+    return crds_log.THE_LOGGER.logger
+
+
+def choose_context(pmap_mode: str, pmap_name: str = "") -> str:
+    """The pmap to certify against: the edit or latest pointer, or a named distributable pmap.
+
+    `crds submit` sends `pmap_text` without the text, so `pmap_name` stands in for it.
+    """
+    if pmap_mode not in PMAP_MODES:
+        raise CertifyError(f"Invalid pmap_mode {str(pmap_mode)[:40]!r}: use one of {', '.join(PMAP_MODES)}.")
+    try:
+        if pmap_mode == "pmap_edit":
+            return contexts.pointer_context("edit")
+        if pmap_mode in ("pmap_latest", "pmap_operational"):
+            return contexts.pointer_context("latest")
+        if not str(pmap_name).endswith(".pmap"):
+            raise CertifyError(f"Invalid context {str(pmap_name)[:64]!r}: choose a .pmap.")
+        return contexts.check_distributable_mapping(pmap_name)
+    except contexts.ContextError as exc:
+        raise CertifyError(str(exc)) from None
+
+
+def ingested_files(user: str) -> list[str]:
+    """Names of the regular files in the user's ingest area."""
+    folder = storage.ingest_dir(user)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def certify_file(path: str, name: str, context: str, compare_old_reference: bool) -> FileResult:
+    """Run crds certify on one file and classify its log output."""
+    from crds.certify import certify as crds_certify
+
+    capture = _ThreadCapture()
+    logger = _crds_logger()
+    logger.addHandler(capture)
+    try:
+        crds_certify.certify_file(
+            path, context, compare_old_reference=compare_old_reference, original_name=name,
+            observatory=settings.CRDS_OBSERVATORY, run_fitsverify=shutil.which("fitsverify") is not None)
+    except Exception as exc:  # certify traps its own errors; anything else still only fails this file
+        capture.records.append(logging.makeLogRecord({"levelno": logging.ERROR, "levelname": "ERROR",
+                                                      "msg": f"Certify failed: {exc}"}))
+    finally:
+        logger.removeHandler(capture)
+    result = FileResult(name)
+    for record in capture.records:
+        text = strip_paths(record.getMessage()).strip()
+        if record.levelno >= logging.ERROR:
+            result.status = "Failed"
+        elif record.levelno >= logging.WARNING and result.status == "OK":
+            result.status = "Warnings"
+        if record.levelno >= logging.INFO and text and not set(text) <= {"#"}:
+            result.lines.append(f"{record.levelname} - {text}")
+    return result
+
+
+def certify_ingest(user: str, context: str, compare_old_reference: bool = True, channel: str = "",
+                   result_id: str = "", result_url: str = "") -> StoredResult:
+    """Certify every file of `user`'s ingest area against `context`; store and announce the result.
+
+    With a jpoll `channel`, progress goes there and the run ends with
+    done(0, result_url), or done(1, <error>) when it cannot run at all.
+    """
+    try:
+        files = ingested_files(user)
+        if not files:
+            raise CertifyError("Your ingest area is empty: upload the files to certify first.")
+        results = []
+        for i, name in enumerate(files, 1):
+            if channel:
+                jpoll.write(channel, f"Certifying '{name}' [{i} / {len(files)} files]")
+            outcome = certify_file(str(storage.ingest_dir(user) / name), name, context, compare_old_reference)
+            results.append(outcome)
+            if channel:
+                jpoll.write(channel, f"'{name}': {outcome.status}")
+        result = StoredResult.objects.create(
+            name=result_id or str(uuid.uuid4()), page_template=RESULT_TEMPLATE, user=user,
+            parameters={
+                "context": context,
+                "compare_old_reference": compare_old_reference,
+                "files": [vars(r) for r in results],
+                "counts": {s: sum(r.status == s for r in results) for s in ("OK", "Warnings", "Failed")},
+            })
+    except Exception as exc:
+        if channel and not isinstance(exc, jpoll.Aborted):
+            message = str(exc) if isinstance(exc, CertifyError) else "internal server error"
+            jpoll.fail(channel, message)
+        raise
+    if channel:
+        jpoll.done(channel, jpoll.OK, result_url)
+    return result

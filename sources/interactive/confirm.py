@@ -1,0 +1,238 @@
+"""Confirm, cancel or force a READY submission (server-behaviour.md §5.5).
+
+Only one decision is ever taken for a result: the disposition moves from ""
+to "finalizing" by a conditional update before anything else happens.
+Confirm generates the imaps and pmap from the derive-from context as it is
+*now*, under the global context lock, and keeps that lock until the files
+are delivered and the edit pointer has moved, so concurrent confirms for
+different instruments chain (defect §16.9).  A failure after "finalizing"
+undoes what the confirm made and returns the result to "" (defect §16.6).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from interactive import cache, certify, contexts, delivery, mail, naming, set_context, storage, submission
+from interactive.models import UPLOADED, AuditAction, FileRecord, StoredResult
+
+log = logging.getLogger(__name__)
+
+BUTTONS = ("confirm", "cancel", "force")
+CONFIRMED_TEMPLATE = "interactive/submission_confirmed.html"
+CONTEXT_LOCK = ("context", "all")
+CONTEXT_LOCK_WAIT = 24 * 3600.0  # seconds: in practice, without limit
+CONTEXT_LOCK_MAX_AGE = 3600  # seconds: a lock left by a killed worker is taken over after this
+KIND_TITLES = {"batch submit": "Batch Submit", "submit file": "Submit File", "delete references": "Delete References",
+               "add references": "Add References"}
+
+
+class ConfirmError(Exception):
+    """The decision cannot be carried out; the message says why.  Nothing changed."""
+
+
+@dataclass
+class Decision:
+    result: StoredResult       # the READY result
+    confirmation: StoredResult  # the confirmation page
+    disposition: str
+
+
+def load(result_id: str) -> StoredResult:
+    result = StoredResult.objects.filter(name=str(result_id)[:64]).first()
+    if result is None or result.page_template != submission.READY_TEMPLATE:
+        raise ConfirmError(f"Unknown submission result '{str(result_id)[:64]}'.")
+    return result
+
+
+def check_lock(result: StoredResult, button: str, user: str, lock, is_superuser: bool) -> None:
+    """§5.5.2: confirm needs the submitter and the same lock; cancel/force a lock on the instrument."""
+    params = result.parameters
+    if button == "confirm":
+        if user != result.user:
+            raise ConfirmError(f"Only the submitter '{result.user}' can confirm this submission; "
+                               "use 'force' to confirm it for them.")
+        wanted = params.get("should_still_be_locked") or ""
+        if wanted and (lock is None or lock.lock_id != wanted):
+            raise ConfirmError("BROKEN LOCK: the instrument lock this submission was made under has been lost. "
+                               "Use 'force' to confirm anyway.")
+    else:
+        instrument = params.get("locked_instrument") or ""
+        if instrument and not is_superuser and (lock is None or lock.name != instrument):
+            raise ConfirmError(f"You must hold the lock on instrument '{instrument}' to {button} this submission.")
+
+
+def claim(result: StoredResult) -> bool:
+    """Atomically move the disposition from "" to "finalizing"; False if someone else decided first."""
+    with transaction.atomic():
+        row = StoredResult.objects.select_for_update().get(pk=result.pk)
+        if row.parameters.get("disposition", "") != "":
+            return False
+        row.parameters["disposition"] = "finalizing"
+        row.save(update_fields=["parameters"])
+    result.refresh_from_db()
+    return True
+
+
+def _set_disposition(result: StoredResult, disposition: str, **extra) -> None:
+    with transaction.atomic():
+        row = StoredResult.objects.select_for_update().get(pk=result.pk)
+        row.parameters.update(extra, disposition=disposition)
+        row.save(update_fields=["parameters"])
+    result.refresh_from_db()
+
+
+def decide(result_id: str, button: str, user: str, lock=None, is_superuser: bool = False,
+           result_url=lambda rid: f"/display_result/{rid}") -> Decision:
+    """Carry out `button` on a READY result for `user` holding `lock` (or None)."""
+    if button not in BUTTONS:
+        raise ConfirmError(f"Unknown action {str(button)[:16]!r}: use confirm, cancel or force.")
+    result = load(result_id)
+    if result.parameters.get("disposition") == "bad files" and button != "cancel":
+        raise ConfirmError("Files of this submission failed certification; it cannot be confirmed.")
+    if result.parameters.get("disposition", "") != "":
+        raise ConfirmError("This submission was already confirmed or cancelled.")
+    check_lock(result, button, user, lock, is_superuser)
+    if not claim(result):
+        raise ConfirmError("This submission was already confirmed or cancelled.")
+    try:
+        if button == "cancel":
+            outcome = _cancel(result)
+            disposition = "canceled"
+        else:
+            outcome = _confirm(result, user)
+            disposition = "confirmed" if button == "confirm" else "forced"
+    except BaseException:
+        _set_disposition(result, "")
+        raise
+    recorded = {k: v for k, v in outcome.items() if k in ("pmap", "original_pmap", "final_pmap")}
+    _set_disposition(result, disposition, **recorded)
+    confirmation = StoredResult.objects.create(
+        name=str(uuid.uuid4()), page_template=CONFIRMED_TEMPLATE, user=result.user, requires_authentication=True,
+        parameters={**outcome, "disposition": disposition, "ready_result": result.name,
+                    "ready_url": result_url(result.name), "description": result.parameters.get("description", ""),
+                    "submission_kind": result.parameters.get("submission_kind", ""), "decided_by": user,
+                    "new_file_map": result.parameters.get("new_file_map", {}),
+                    "uploaded_basenames": result.parameters.get("uploaded_basenames", [])})
+    kind = KIND_TITLES.get(result.parameters.get("submission_kind", ""), "Submission")
+    files = "".join(f"{a} --> {b}\n" for a, b in result.parameters.get("new_file_map", {}).items())
+    generated = "".join(f"{name}\n" for name in outcome.get("generated", []))
+    mail.send(f"{disposition.upper()} {kind} by {mail.person(user)}",
+              f"Final Results: {result_url(confirmation.name)}\nConfirm/Cancel Url: {result_url(result.name)}\n"
+              f"Description: {result.parameters.get('description', '')}\nUploaded files:\n{files}"
+              f"Generated files:\n{generated}", user, confirm_list=True)
+    return Decision(result, confirmation, disposition)
+
+
+def _cancel(result: StoredResult) -> dict:
+    """Remove every record and cache file the submission added."""
+    names = list(result.parameters.get("new_file_map", {}).values())
+    removed = submission.destroy_uploaded(names)
+    return {"removed": removed, "generated": [], "delivered": []}
+
+
+def _check_files(result: StoredResult) -> list[str]:
+    names = sorted(result.parameters.get("new_file_map", {}).values())
+    if not names:
+        raise ConfirmError("No files submitted.")
+    records = {r.name: r for r in FileRecord.objects.filter(name__in=names)}
+    for name in names:
+        record = records.get(name)
+        if record is None or record.state != UPLOADED or not storage.cache_path(name).is_file():
+            raise ConfirmError(f"File '{name}' of this submission is no longer waiting for confirmation.")
+        if record.deliverer_user != result.user:
+            raise ConfirmError(f"File '{name}' was not submitted by '{result.user}'.")
+    return names
+
+
+def final_context(pmap_mode: str, pmap: str) -> str:
+    """The derive-from pmap at confirm time: the pointers are read again, under the context lock."""
+    if pmap_mode == "pmap_edit":
+        return contexts.pointer_context("edit")
+    if pmap_mode in ("pmap_latest", "pmap_operational"):
+        return contexts.pointer_context("latest")
+    return pmap
+
+
+def _confirm(result: StoredResult, user: str) -> dict:
+    from locking import service as locks
+
+    params = result.parameters
+    names = _check_files(result)
+    generated: list[str] = []
+    made = None
+    locks.acquire(*CONTEXT_LOCK, user=user, max_age=CONTEXT_LOCK_MAX_AGE, timeout=CONTEXT_LOCK_WAIT)
+    try:
+        original = params.get("pmap", "")
+        final = original
+        if params.get("context_rmaps"):
+            final = final_context(params.get("pmap_mode", ""), original)
+            generated = generate_contexts(final, params["context_rmaps"], result)
+        made = delivery.deliver(names + generated, params.get("submission_kind", "batch submit"),
+                                params.get("description", ""), result.user)
+        pmaps = sorted(n for n in names + generated if n.endswith(".pmap"))
+        if pmaps:
+            contexts.set_pointer("edit", pmaps[-1], "set by system")
+            set_context.record_meta_event(f"set edit context -> {pmaps[-1]} by system (confirm of {result.name})")
+            cache.invalidate_on_commit()
+    except BaseException:
+        if made is not None:
+            made.remove_links()
+            FileRecord.objects.filter(name__in=names + generated).update(state=UPLOADED, catalog_link="")
+            AuditAction.objects.filter(filename__in=[made.catalog] + names + generated,
+                                       details__startswith=repr([made.catalog])[:-1]).delete()
+        submission.destroy_uploaded(generated)
+        raise
+    finally:
+        locks.release(*CONTEXT_LOCK, user=user)
+    folder = storage.ingest_dir(result.user)
+    for upload in params.get("uploaded_basenames", []):
+        (folder / upload).unlink(missing_ok=True)
+    collision_list = [[n, r.derived_from, submission.collisions(n, r.derived_from)]
+                      for n in generated for r in FileRecord.objects.filter(name=n)]
+    return {"original_pmap": original, "final_pmap": final, "pmap": (pmaps[-1] if pmaps else final),
+            "generated": generated,
+            "delivered": sorted(names + generated), "catalog": made.catalog,
+            "collision_list": [c for c in collision_list if c[2]]}
+
+
+def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> list[str]:
+    """New imaps and a new pmap naming `new_rmaps`, derived from `pmap`; cataloged as uploaded."""
+    from crds.refactoring import newcontext
+
+    params = result.parameters
+    updates = newcontext.get_update_map(pmap, new_rmaps)
+    updates = {os.path.basename(imap): rmaps for imap, rmaps in updates.items()}
+    name_map = {pmap: naming.new_mapping_name(pmap)}
+    for imap in sorted(updates):
+        name_map[imap] = naming.new_mapping_name(imap)
+    made: list[str] = []
+    try:
+        for new in name_map.values():
+            made.append(new)
+            FileRecord.objects.create(name=new, state=UPLOADED, type="mapping", observatory=settings.CRDS_OBSERVATORY,
+                                      deliverer_user=result.user, description=params.get("description", ""))
+        newcontext.generate_new_contexts(pmap, updates, name_map)
+        # Full paths: with bare names the crds library would write the headers into the working directory.
+        newcontext.update_header_names({str(storage.cache_path(old)): str(storage.cache_path(new))
+                                        for old, new in name_map.items()})
+        for old, new in name_map.items():
+            path = storage.cache_path(new)
+            path.chmod(0o444)
+            outcome = certify.certify_file(str(path), new, pmap, False)
+            if outcome.status == "Failed":
+                raise ConfirmError(f"Generated context '{new}' failed certification: " + " ".join(outcome.lines[-3:]))
+            instrument, filekind = naming.mapping_properties(new)
+            FileRecord.objects.filter(name=new).update(
+                derived_from=old, sha1sum=submission.sha1_file(path), size=path.stat().st_size, uploaded_as=new,
+                instrument=instrument, filekind=filekind)
+    except BaseException:
+        submission.destroy_uploaded(made)
+        raise
+    return sorted(made)

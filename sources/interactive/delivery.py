@@ -1,0 +1,269 @@
+"""Delivery of confirmed files to the archive, and the archive status of delivered files (§6).
+
+A delivery writes a numbered catalog (one file name per line) into the
+permanent catalogs directory, then hard-links every file and, last, the
+catalog into each delivery directory: the archive pipeline ignores a
+delivery until its catalog appears.  The pipeline reports progress by
+renaming the catalog (`_SUBMIT`, `_PROC`, `_ERROR` ...); statuses are read
+from those names on demand and only the final `archived` is stored.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from interactive import cache, catalog, naming, storage
+from interactive.models import (
+    ARCHIVED,
+    ARCHIVING,
+    ARCHIVING_FAILED,
+    DELIVERED,
+    SUBMITTED,
+    TRANSITORY_STATES,
+    AuditAction,
+    FileRecord,
+)
+
+log = logging.getLogger(__name__)
+
+# Catalog name suffixes written by the archive pipeline, and the status each means (§6.3).
+RENAME_STATUS = (
+    ("_SUBMIT", SUBMITTED), ("_submit", SUBMITTED),
+    ("_PROC", ARCHIVING), ("_proc", ARCHIVING),
+    ("_ERROR", ARCHIVING_FAILED), ("_error", ARCHIVING_FAILED),
+    ("_ERR", ARCHIVING_FAILED), ("_err", ARCHIVING_FAILED),
+)
+
+
+class DeliveryError(Exception):
+    """A delivery could not be made; nothing of it is left in the delivery directories."""
+
+
+def delivery_dirs() -> list[Path]:
+    return list(settings.CRDS_DELIVERY_DIRS)
+
+
+def catalog_name(delivery_id: int) -> str:
+    """`opus_<id>_i.cat` for HST, `<obs>_<id>.cat` otherwise (§6.1)."""
+    obs = settings.CRDS_OBSERVATORY
+    return f"opus_{delivery_id}_i.cat" if obs == "hst" else f"{obs}_{delivery_id}.cat"
+
+
+# ---------------------------------------------------------------------------- status
+
+def catalog_status(catalog_link: str) -> str:
+    """The archive status a catalog's presence (or renamed presence) in the delivery area means.
+
+    Only the base name of `catalog_link` is used, re-rooted under this
+    server's first delivery directory, so mirrored databases still work.
+    """
+    if not catalog_link:
+        return ARCHIVED
+    base = os.path.basename(catalog_link)
+    directory = delivery_dirs()[0]
+    if (directory / base).exists():
+        return DELIVERED
+    for suffix, status in RENAME_STATUS:
+        if (directory / (base + suffix)).exists():
+            return status
+    return ARCHIVED
+
+
+def archive_status(record: FileRecord) -> str:
+    """A transitory record's live status; other records keep their state."""
+    if record.state not in TRANSITORY_STATES:
+        return record.state
+    return catalog_status(record.catalog_link)
+
+
+def refresh(record: FileRecord) -> str:
+    """A record's live archive status, storing it when it has become `archived`."""
+    status = archive_status(record)
+    if status == ARCHIVED and record.state != ARCHIVED:
+        FileRecord.objects.filter(pk=record.pk, state=record.state).update(state=ARCHIVED)
+        record.state = ARCHIVED
+        cache.invalidate_on_commit()
+    return status
+
+
+def update_delivery_status() -> int:
+    """Store `archived` on every transitory record whose catalog has left the delivery area.
+
+    Run every 5 minutes (host/update_delivery_status, Celery beat).  Returns
+    the number of records changed.
+    """
+    links = (FileRecord.objects.filter(state__in=TRANSITORY_STATES)
+             .values_list("catalog_link", flat=True).distinct())
+    finished = [link for link in links if catalog_status(link) == ARCHIVED]
+    if not finished:
+        return 0
+    with transaction.atomic():
+        changed = (FileRecord.objects.filter(state__in=TRANSITORY_STATES, catalog_link__in=finished)
+                   .update(state=ARCHIVED))
+        cache.invalidate_on_commit()
+    log.info("update_delivery_status: %d records archived from %d catalogs", changed, len(finished))
+    return changed
+
+
+# ---------------------------------------------------------------------------- delivery
+
+@dataclass
+class Delivery:
+    """What one delivery made: its catalog and the links it placed."""
+
+    catalog: str
+    files: list[str]
+    links: list[Path] = field(default_factory=list)
+
+    @property
+    def catalog_path(self) -> Path:
+        return storage.catalogs_dir() / self.catalog
+
+    def remove_links(self) -> None:
+        """Remove every link this delivery placed; the permanent catalog stays (§16.10)."""
+        for link in reversed(self.links):
+            try:
+                link.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                log.exception("Could not remove delivery link %s", link)
+        self.links = []
+
+
+def write_catalog(files: list[str]) -> str:
+    """Write a new numbered catalog listing `files` into the catalogs directory, read-only."""
+    storage.catalogs_dir().mkdir(parents=True, exist_ok=True)
+    while True:
+        name = catalog_name(naming.delivery_id())
+        path = storage.catalogs_dir() / name
+        try:
+            out = open(path, "x")  # a catalog name is never reused, even after a database restore
+        except FileExistsError:
+            log.warning("Delivery catalog %s already exists; taking the next delivery id.", name)
+            continue
+        with out:
+            out.write("".join(f"{f}\n" for f in sorted(files)))
+        path.chmod(0o444)
+        return name
+
+
+def link_delivery(delivery: Delivery) -> None:
+    """Hard-link the files and then the catalog into every delivery directory, or undo and raise."""
+    try:
+        for directory in delivery_dirs():
+            directory.mkdir(parents=True, exist_ok=True)
+            for name in sorted(delivery.files):
+                target = directory / name
+                os.link(storage.cache_path(name), target)
+                delivery.links.append(target)
+            target = directory / delivery.catalog
+            os.link(delivery.catalog_path, target)
+            delivery.links.append(target)
+    except OSError as exc:
+        delivery.remove_links()
+        what = Path(exc.filename).name if exc.filename else "a file"
+        raise DeliveryError(f"Delivery failed: cannot link {what} for {delivery.catalog}: "
+                            f"{exc.strerror or exc}.") from None
+
+
+def deliver(files: list[str], kind: str, description: str, user: str) -> Delivery:
+    """Deliver cataloged `files` to the archive (§6.2); returns the delivery for the caller's undo.
+
+    The records become `delivered` with `catalog_link` set, and the audit log
+    gets one row for the catalog and one per file.  If anything fails, the
+    links are removed and the records are unchanged; the permanent catalog
+    stays, its number spent.
+    """
+    files = sorted(set(files))
+    if not files:
+        raise DeliveryError("Delivery failed: no files to deliver.")
+    for name in files:
+        if not storage.cache_path(name).is_file():
+            raise DeliveryError(f"Delivery failed: '{name}' is not in the server's file cache.")
+    delivery = Delivery(write_catalog(files), files)
+    link_delivery(delivery)
+    try:
+        catalog_link = str(delivery_dirs()[0] / delivery.catalog)
+        details = repr([delivery.catalog] + files)
+        with transaction.atomic():
+            records = {r.name: r for r in FileRecord.objects.select_for_update().filter(name__in=files)}
+            missing = sorted(set(files) - set(records))
+            if missing:
+                raise DeliveryError(f"Delivery failed: {', '.join(missing)} not cataloged.")
+            FileRecord.objects.filter(name__in=files).update(state=DELIVERED, catalog_link=catalog_link)
+            catalog.audit(kind, delivery.catalog, user, why=description, details=details)
+            for name in files:
+                record = records[name]
+                catalog.audit(kind, name, user, why=description, details=details,
+                              instrument=record.instrument, filekind=record.filekind)
+            cache.invalidate_on_commit()
+    except BaseException:
+        delivery.remove_links()
+        raise
+    return delivery
+
+
+def redeliver(catalog: str) -> Delivery:
+    """Rebuild a delivery from its permanent catalog and the cache (recovery after a failed archive)."""
+    storage.check_filename(catalog)
+    path = storage.catalogs_dir() / catalog
+    if not catalog.endswith(".cat") or not path.is_file():
+        raise DeliveryError(f"No delivery catalog '{catalog}' in the catalogs directory.")
+    files = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    for name in files:
+        storage.check_filename(name)
+    for directory in delivery_dirs():
+        for leftover in [directory / catalog] + [directory / (catalog + s) for s, _ in RENAME_STATUS]:
+            leftover.unlink(missing_ok=True)
+        for name in files:
+            (directory / name).unlink(missing_ok=True)
+    delivery = Delivery(catalog, files)
+    link_delivery(delivery)
+    with transaction.atomic():
+        link = str(delivery_dirs()[0] / catalog)
+        FileRecord.objects.filter(name__in=files, state__in=TRANSITORY_STATES).update(
+            state=DELIVERED, catalog_link=link)
+        cache.invalidate_on_commit()
+    return delivery
+
+
+# ---------------------------------------------------------------------------- listing
+
+@dataclass
+class DeliveryRow:
+    date: datetime.datetime
+    user: str
+    kind: str
+    status: str
+    catalog: str
+    description: str
+    files: list[str]
+
+
+def deliveries(since: datetime.datetime | None = None) -> list[DeliveryRow]:
+    """One row per delivery catalog, newest first, with the live status of its first file."""
+    rows = AuditAction.objects.filter(filename__endswith=".cat").order_by("-date", "-id")
+    if since is not None:
+        rows = rows.filter(date__gte=since)
+    result = []
+    for row in rows:
+        try:
+            listed = ast.literal_eval(row.details) if row.details else []
+        except (ValueError, SyntaxError):
+            listed = []
+        files = [str(f) for f in listed[1:]] if isinstance(listed, list) else []
+        status = ARCHIVED
+        if files:
+            record = FileRecord.objects.filter(name=files[0]).first()
+            status = archive_status(record) if record else "unknown"
+        result.append(DeliveryRow(row.date, row.user, row.action, status, row.filename, row.why, files))
+    return result

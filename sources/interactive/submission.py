@@ -1,0 +1,451 @@
+"""Batch Submit References: from the ingest area to a READY result awaiting confirmation (§5.3, §5.4).
+
+Steps: certify every upload against the derive-from context, refuse
+duplicates (by sha1sum, pending uploads included), try the rmap insertion on
+temporary copies before any official name is spent, then name, link and
+catalog the references as `uploaded`, write and certify the new rmaps, and
+store the READY result.  Any failure removes every record and cache file the
+submission added; the uploads stay in the ingest area until a confirm.
+
+Counters are not rolled back with a failure: spent numbers are never reused.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crds.core import config as crds_config
+from crds.core import utils as crds_utils
+from django.conf import settings
+from django.db import transaction
+from jpoll import service as jpoll
+
+from interactive import cache, certify, contexts, mail, naming, storage
+from interactive.headers import reference_metadata
+from interactive.models import UPLOADED, FileRecord, StoredResult
+
+log = logging.getLogger(__name__)
+
+READY_TEMPLATE = "interactive/submission_ready.html"
+DESCRIPTION_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}$")
+CREATOR_RE = re.compile(r"^[A-Za-z_0-9.@, \-]{0,128}$")
+CHANGE_LEVELS = ("SEVERE", "MODERATE", "TRIVIAL")
+BATCH_SUBMIT = "batch submit"
+# A submission runs for minutes; its records older than this with no READY result were abandoned.
+ABANDONED_AFTER = datetime.timedelta(hours=6)
+
+
+class SubmissionError(Exception):
+    """A submission a person can fix; the message says how.  Nothing of it is left behind."""
+
+
+@dataclass
+class BatchRequest:
+    user: str
+    description: str
+    pmap_mode: str = "pmap_edit"
+    pmap_name: str = ""
+    creator: str = ""
+    change_level: str = "SEVERE"
+    auto_rename: bool = True
+    compare_old_reference: bool = True
+    lock_id: str = ""              # the user's instrument lock id when the request began ("" = unlocked)
+    locked_instrument: str = ""
+    channel: str = ""              # jpoll channel key
+    result_url: Callable[[str], str] = field(default=lambda result_id: f"/display_result/{result_id}")
+    notify: tuple[str, ...] = ()   # further e-mail recipients (the ReDCaT form's other_email)
+
+
+class _Added:
+    """Records and cache files one submission created, for cleanup on failure."""
+
+    def __init__(self):
+        self.names: list[str] = []
+
+    def remove(self) -> None:
+        for name in reversed(self.names):
+            FileRecord.objects.filter(name=name, state=UPLOADED).delete()
+            if not FileRecord.objects.filter(name=name).exists():
+                remove_cache_file(name)
+        self.names = []
+        cache.invalidate_on_commit()
+
+
+def remove_cache_file(name: str) -> None:
+    path = storage.cache_path(name)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def sha1_file(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _progress(request: BatchRequest, text: str) -> None:
+    if request.channel:
+        jpoll.write(request.channel, text)
+
+
+def _check_request(request: BatchRequest) -> None:
+    if not request.description or not DESCRIPTION_RE.match(request.description):
+        raise SubmissionError("A description is required: up to 2000 letters, digits, spaces and . _ / , = - +")
+    if not CREATOR_RE.match(request.creator or ""):
+        raise SubmissionError("Invalid creator: use up to 128 letters, digits, spaces and _ . @ , -")
+    if request.change_level not in CHANGE_LEVELS:
+        raise SubmissionError(f"Invalid change level: use one of {', '.join(CHANGE_LEVELS)}.")
+
+
+def file_properties(path: Path) -> tuple[str, str]:
+    """(instrument, filekind) of an uploaded reference, from its name or header."""
+    try:
+        instrument, filekind = crds_utils.get_file_properties(settings.CRDS_OBSERVATORY, str(path))
+    except Exception as exc:
+        raise SubmissionError(f"Cannot determine the instrument and type of '{path.name}': {exc}") from None
+    if not instrument or not filekind:
+        raise SubmissionError(f"Cannot determine the instrument and type of '{path.name}'.")
+    return instrument.lower(), filekind.lower()
+
+
+def check_lock(request: BatchRequest, kinds: dict[str, tuple[str, str]]) -> None:
+    """The lock taken at the start still holds, and every file is for the locked instrument (§5.3.2)."""
+    from locking import service as locks
+
+    instruments = sorted({instrument for instrument, _ in kinds.values()})
+    if len(instruments) > 1:
+        raise SubmissionError(f"All files must be for one instrument; these are for {', '.join(instruments)}.")
+    if not request.lock_id:
+        return
+    lock = locks.instrument_lock(request.user)
+    if lock is None or lock.lock_id != request.lock_id:
+        raise SubmissionError("BROKEN LOCK: your instrument lock expired or was taken over; log in again.")
+    if instruments and instruments[0] != lock.name:
+        raise SubmissionError(f"Instrument Mismatch: Logged in for '{lock.name}'. "
+                              f"Submitted files for '{instruments[0]}'.")
+
+
+def check_duplicates(paths: dict[str, Path]) -> dict[str, str]:
+    """{upload: sha1sum}; refuses files identical to cataloged ones, pending uploads included (§16.16)."""
+    sums = {name: sha1_file(path) for name, path in paths.items()}
+    seen: dict[str, str] = {}
+    for name, digest in sums.items():
+        if digest in seen:
+            raise SubmissionError(f"'{name}' is identical to '{seen[digest]}' in this submission.")
+        seen[digest] = name
+    existing = dict(FileRecord.objects.filter(sha1sum__in=list(sums.values())).values_list("sha1sum", "name"))
+    for name, digest in sums.items():
+        if digest in existing:
+            raise SubmissionError(f"'{name}' is identical to existing files: {existing[digest]}")
+    return sums
+
+
+class _CrdsErrors:
+    """Collects CRDS ERROR lines logged by this thread while a crds function runs."""
+
+    def __enter__(self):
+        self.capture = certify._ThreadCapture()
+        certify._crds_logger().addHandler(self.capture)
+        return self
+
+    def __exit__(self, *exc):
+        certify._crds_logger().removeHandler(self.capture)
+        return False
+
+    @property
+    def errors(self) -> list[str]:
+        from interactive.web import strip_paths
+
+        return [strip_paths(r.getMessage()) for r in self.capture.records if r.levelno >= logging.ERROR]
+
+
+def old_rmap(context: str, instrument: str, filekind: str) -> str:
+    """The rmap of (instrument, filekind) in the derive-from context."""
+    pmap = contexts.load_mapping(context)
+    try:
+        return pmap.get_imap(instrument).get_rmap(filekind).basename
+    except Exception:
+        raise SubmissionError(f"Context '{context}' has no rules for {instrument} {filekind}; "
+                              "such files cannot be batch submitted.") from None
+
+
+def insert_references(old: str, new_path: Path, references: list[Path]) -> None:
+    """Insert `references` into a copy of rmap `old` written at `new_path`; any CRDS error aborts."""
+    from crds.refactoring import refactor
+
+    with _CrdsErrors() as captured:
+        try:
+            refactor.rmap_insert_references(str(storage.cache_path(old)), str(new_path), [str(p) for p in references],
+                                            observatory=settings.CRDS_OBSERVATORY)
+        except Exception as exc:
+            raise SubmissionError(f"Inserting references into '{old}' failed: {exc}") from None
+    if captured.errors:
+        raise SubmissionError(f"Inserting references into '{old}' failed: " + " ".join(captured.errors)[:2000])
+    if not new_path.exists():
+        raise SubmissionError(f"Inserting the references into '{old}' changes nothing.")
+
+
+def trial_insertion(context: str, groups: dict[tuple[str, str], list[Path]]) -> dict[tuple[str, str], str]:
+    """Try every rmap update on temporary copies before an official name is spent; {group: old rmap}."""
+    olds = {}
+    with tempfile.TemporaryDirectory(prefix="trial-", dir=settings.CRDS_SERVER_FILES) as tmp:
+        for (instrument, filekind), paths in sorted(groups.items()):
+            olds[(instrument, filekind)] = old = old_rmap(context, instrument, filekind)
+            insert_references(old, Path(tmp) / old, paths)
+    return olds
+
+
+def official_reference_name(upload: str, path: Path, instrument: str, filekind: str, auto_rename: bool) -> str:
+    if not auto_rename:
+        if naming.is_taken(upload):
+            raise SubmissionError(f"File named '{upload}' already exists in CRDS.")
+        return upload
+    extension = Path(upload).suffix
+    if settings.CRDS_OBSERVATORY == "hst":
+        return naming.new_hst_reference_name(instrument, filekind, extension)
+    return naming.new_crds_name(instrument, filekind, extension)
+
+
+def place_reference(upload_path: Path, name: str, renamed_hst: bool) -> None:
+    """Put a reference at its cache path, read-only: rewritten by uniqname (HST), else hard-linked."""
+    target = storage.cache_path(name)
+    if renamed_hst:
+        from crds.misc import uniqname
+
+        script = uniqname.UniqnameScript("crds.misc.uniqname --standard --fits-errors" +
+                                         (" --add-checksum" if uniqname.has_checksum(str(upload_path)) else ""))
+        script.args.add_keywords = script.args.verify_file = True
+        try:
+            script.rewrite(str(upload_path), str(target))
+        except Exception as exc:
+            text = str(exc)
+            if "truncation" in text:
+                raise SubmissionError(f"'{upload_path.name}': file may be truncated.") from None
+            raise SubmissionError(f"'{upload_path.name}' cannot be renamed: {text}") from None
+    else:
+        try:
+            os.link(upload_path, target)
+        except OSError:
+            shutil.copyfile(upload_path, target)
+    target.chmod(0o444)
+
+
+def catalog_new(name: str, request: BatchRequest, **fields) -> FileRecord:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=request.user).first()
+    return FileRecord.objects.create(
+        name=name, state=UPLOADED, observatory=settings.CRDS_OBSERVATORY, description=request.description,
+        deliverer_user=request.user, deliverer_email=(user.email if user else ""),
+        creator_name=request.creator or "", change_level=request.change_level, **fields)
+
+
+def collisions(new_mapping: str, derived_from: str) -> list[str]:
+    """Other records derived from the same parent: parallel edits of one rmap."""
+    if derived_from in ("", "none") or "generated" in derived_from:
+        return []
+    return sorted(FileRecord.objects.filter(derived_from=derived_from).exclude(name=new_mapping)
+                  .values_list("name", flat=True))
+
+
+def differences(old: str, new: str) -> tuple[list[str], str]:
+    """(logical differences, whitespace-insensitive unified text diff) of two mappings."""
+    from crds import diff as crds_diff
+
+    try:
+        logical = [" ".join(str(part) for part in crds_diff.remove_diff_paths(d)) for d in crds_diff.mapping_diffs(
+            old, new, include_header_diffs=False)]
+    except Exception as exc:
+        logical = [f"cannot difference: {exc}"]
+    old_lines = [" ".join(line.split()) for line in storage.cache_path(old).read_text().splitlines()]
+    new_lines = [" ".join(line.split()) for line in storage.cache_path(new).read_text().splitlines()]
+    text = "\n".join(difflib.unified_diff(old_lines, new_lines, old, new, lineterm=""))
+    return logical, text
+
+
+def _ready_result(request: BatchRequest, context: str, parameters: dict) -> StoredResult:
+    # "submitter", not "user": page parameters must not hide the template's logged-in `user`.
+    parameters = {
+        "pmap": context, "pmap_mode": request.pmap_mode, "submission_kind": BATCH_SUBMIT,
+        "description": request.description, "submitter": request.user, "more_submits": "/batch_submit_references/",
+        "requires_locking": bool(request.lock_id), "should_still_be_locked": request.lock_id,
+        "locked_instrument": request.locked_instrument, "disposition": "", "new_file_map": {},
+        "uploaded_basenames": [], "context_rmaps": [], "certify_results": [], "collision_list": [],
+        "diff_results": [], **parameters}
+    return StoredResult.objects.create(name=str(uuid.uuid4()), page_template=READY_TEMPLATE, user=request.user,
+                                       parameters=parameters, requires_authentication=True)
+
+
+def _send(subject: str, request: BatchRequest, body: str) -> None:
+    mail.send(f"{subject} Batch Submit by {mail.person(request.user)}", body, request.user, extra=request.notify)
+
+
+def batch_submit(request: BatchRequest) -> StoredResult:
+    """Run a Batch Submit References; returns the stored READY (or BAD FILES) result."""
+    added = _Added()
+    try:
+        _check_request(request)
+        uploads = certify.ingested_files(request.user)
+        if not uploads:
+            raise SubmissionError("No input files were specified.")
+        try:
+            context = certify.choose_context(request.pmap_mode, request.pmap_name)
+        except certify.CertifyError as exc:
+            raise SubmissionError(str(exc)) from None
+        folder = storage.ingest_dir(request.user)
+        _send("STARTED", request, f"Monitor at: /monitor/{request.channel}/\nDescription: {request.description}\n"
+                                  f"Files: {', '.join(uploads)}\n")
+        for name in uploads:
+            if storage.is_mapping(name):
+                raise SubmissionError(f"Mappings cannot be batch submitted: '{name}'.")
+            if not request.auto_rename and not crds_config.is_valid_reference_name(name):
+                raise SubmissionError(f"Only CRDS-style and CDBS-style names can be accepted without renaming: "
+                                      f"'{name}'.")
+        paths = {name: folder / name for name in uploads}
+        kinds = {name: file_properties(path) for name, path in paths.items()}
+        check_lock(request, kinds)
+
+        results = []
+        for i, name in enumerate(uploads, 1):
+            _progress(request, f"Certifying '{name}' [{i} / {len(uploads)} files]")
+            results.append(vars(certify.certify_file(str(paths[name]), name, context,
+                                                     request.compare_old_reference)))
+        if any(r["status"] == "Failed" for r in results):
+            result = _ready_result(request, context, {"disposition": "bad files", "certify_results": results,
+                                                      "uploaded_basenames": uploads})
+            _send("BAD FILES", request, f"Review at: {request.result_url(result.name)}\n"
+                                        f"Description: {request.description}\n")
+            return result
+
+        _progress(request, "Checking for duplicate files.")
+        sums = check_duplicates(paths)
+        groups: dict[tuple[str, str], list[Path]] = {}
+        for name, kind in kinds.items():
+            groups.setdefault(kind, []).append(paths[name])
+        _progress(request, "Trying the rmap insertions.")
+        olds = trial_insertion(context, groups)
+
+        new_file_map: dict[str, str] = {}
+        for name in uploads:
+            instrument, filekind = kinds[name]
+            official = official_reference_name(name, paths[name], instrument, filekind, request.auto_rename)
+            _progress(request, f"Renaming '{name}' --> '{official}'" if official != name else f"Adding '{name}'")
+            renamed_hst = request.auto_rename and settings.CRDS_OBSERVATORY == "hst"
+            # The record comes first, so a worker killed at any point leaves a record to clean up.
+            catalog_new(official, request, type="reference", instrument=instrument, filekind=filekind,
+                        uploaded_as=name)
+            added.names.append(official)
+            place_reference(paths[name], official, renamed_hst)
+            target = storage.cache_path(official)
+            FileRecord.objects.filter(name=official).update(
+                sha1sum=sha1_file(target) if renamed_hst else sums[name], size=target.stat().st_size,
+                **reference_metadata(target, settings.CRDS_OBSERVATORY))
+            new_file_map[name] = official
+
+        rmap_map: dict[str, str] = {}
+        for (instrument, filekind), group in sorted(groups.items()):
+            old = olds[(instrument, filekind)]
+            new = naming.new_crds_name(instrument, filekind, ".rmap")
+            _progress(request, f"Generating new rmap '{new}' from '{old}'.")
+            catalog_new(new, request, type="mapping", instrument=instrument, filekind=filekind, derived_from=old,
+                        uploaded_as=new)
+            added.names.append(new)
+            official_paths = [storage.cache_path(new_file_map[p.name]) for p in group]
+            new_path = storage.cache_path(new)
+            insert_references(old, new_path, official_paths)
+            _set_mapping_names(new_path, new, old)
+            new_path.chmod(0o444)
+            FileRecord.objects.filter(name=new).update(sha1sum=sha1_file(new_path), size=new_path.stat().st_size)
+            rmap_map[old] = new
+
+        rmap_results = []
+        for new in sorted(rmap_map.values()):
+            _progress(request, f"Certifying new rmap '{new}'.")
+            rmap_results.append(vars(certify.certify_file(str(storage.cache_path(new)), new, context, False)))
+        if any(r["status"] == "Failed" for r in rmap_results):
+            added.remove()
+            result = _ready_result(request, context, {"disposition": "bad files",
+                                                      "certify_results": results + rmap_results,
+                                                      "uploaded_basenames": uploads})
+            _send("BAD FILES", request, f"Review at: {request.result_url(result.name)}\n")
+            return result
+
+        _progress(request, "Checking for derivation collisions and computing differences.")
+        collision_list = [[new, old, others] for old, new in sorted(rmap_map.items())
+                          if (others := collisions(new, old))]
+        diff_results = []
+        for old, new in sorted(rmap_map.items()):
+            logical, text = differences(old, new)
+            diff_results.append({"old": old, "new": new, "logical": logical, "text": text})
+        result = _ready_result(request, context, {
+            "new_file_map": {**new_file_map, **rmap_map}, "uploaded_basenames": uploads,
+            "context_rmaps": sorted(rmap_map.values()), "certify_results": results + rmap_results,
+            "collision_list": collision_list, "diff_results": diff_results, "reference_map": new_file_map,
+            "rmap_map": rmap_map})
+    except BaseException as exc:
+        added.remove()
+        if request.channel and not isinstance(exc, jpoll.Aborted):
+            jpoll.fail(request.channel, str(exc) if isinstance(exc, SubmissionError) else "internal server error")
+        if not isinstance(exc, SubmissionError):
+            log.exception("Batch submit by %s failed", request.user)
+        _send("FAILED", request, f"Task: Batch Submit\nUser: {request.user}\nDescription: {request.description}\n"
+                                 f"Error: {exc}\n")
+        raise
+    url = request.result_url(result.name)
+    _send("READY", request, f"Review/Confirm at: {url.replace('/display_result/', '/authenticated_result/')}\n"
+                            f"Description: {request.description}\n" +
+          "".join(f"{a} --> {b}\n" for a, b in result.parameters["new_file_map"].items()))
+    return result
+
+
+def announce_done(request: BatchRequest, result: StoredResult) -> None:
+    if request.channel:
+        jpoll.done(request.channel, jpoll.OK, request.result_url(result.name))
+
+
+def _set_mapping_names(path: Path, name: str, derived_from: str) -> None:
+    """Header `name` and `derived_from`, with the checksum recomputed (crds refactoring)."""
+    from crds.refactoring import refactor
+
+    refactor.update_derivation(str(path), derived_from)
+
+
+def abandoned_uploads(older_than: datetime.timedelta) -> list[str]:
+    """`uploaded` records no READY result is waiting on: left by a submission whose worker died."""
+    pending: set[str] = set()
+    for params in StoredResult.objects.filter(page_template=READY_TEMPLATE).values_list("parameters", flat=True):
+        if params.get("disposition", "") in ("", "finalizing"):
+            pending.update(params.get("new_file_map", {}).values())
+    cutoff = datetime.datetime.now() - older_than
+    return sorted(name for name in FileRecord.objects.filter(state=UPLOADED, delivery_date__lt=cutoff)
+                  .values_list("name", flat=True) if name not in pending)
+
+
+def remove_abandoned_uploads(older_than: datetime.timedelta = ABANDONED_AFTER) -> list[str]:
+    """Delete abandoned `uploaded` records and their cache files (hourly job); returns their names."""
+    return destroy_uploaded(abandoned_uploads(older_than))
+
+
+def destroy_uploaded(names: list[str]) -> list[str]:
+    """Delete still-`uploaded` records, then their cache files (cancel, failures); returns what was removed."""
+    with transaction.atomic():
+        removed = [name for name in names if FileRecord.objects.filter(name=name, state=UPLOADED).delete()[0]]
+        cache.invalidate_on_commit()
+    for name in removed:
+        remove_cache_file(name)
+    return removed

@@ -1,0 +1,27 @@
+"""Shared set-up of the read-only page tests: the imported catalog and a fresh page cache."""
+
+from __future__ import annotations
+
+import re
+
+from crds_server.testing import CatalogTestCase
+from django.core.cache import cache
+
+ERROR_RE = re.compile(r'<div id="error_message"[^>]*>(.*?)</div>', re.S)
+SERVER_PATH_RE = re.compile(r"(/tmp/|/work/|/var/|/home/|site-packages)")
+
+
+class PageTestCase(CatalogTestCase):
+    """Cached page data is keyed by catalog generation, which a rolled-back test never advances."""
+
+    def setUp(self):
+        super().setUp()
+        cache.clear()
+
+    def error_text(self, response) -> str:
+        match = ERROR_RE.search(response.content.decode())
+        return match.group(1).strip() if match else ""
+
+    def assertNoServerPaths(self, response):
+        text = response.content.decode()
+        self.assertIsNone(SERVER_PATH_RE.search(text), SERVER_PATH_RE.findall(text)[:3])

@@ -1,0 +1,92 @@
+"""Batch submit with live progress, the READY page and Confirm, in a real browser (Playwright + chromium).
+
+Runs its own server process: the confirmation moves the edit context.
+Screenshots of the READY and confirmed pages go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+from crds_server import testing
+from jsonapi import live_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = testing.CHECKOUT / "docs" / "screenshots"
+BIAS = "hst_acs_biasfile_0001.fits"
+
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")
+
+SETUP = """
+from django.contrib.auth.models import Group, User
+User.objects.create_user("web_submitter", "web@example.org", "web-pw").groups.add(
+    Group.objects.get_or_create(name="file_submission")[0])
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    started = live_server.start(testing.test_cache())
+    try:
+        started.manage("shell", "-c", SETUP)
+        yield started
+    finally:
+        live_server.stop(started)
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def test_batch_submit_ready_confirm(server, page):
+    from playwright.sync_api import expect
+
+    url = server.url
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(url + "/login/")
+    page.fill("#id_username", "web_submitter")
+    page.fill("#id_password", "web-pw")
+    page.select_option("#id_instrument", "acs")
+    page.click("form button[type=submit]")
+    page.wait_for_url(url + "/")
+
+    ingest = server.root / "server_files" / "ingest" / "web_submitter"
+    ingest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(testing.test_data() / "hst" / BIAS, ingest / BIAS)  # a direct copy into the ingest area
+    page.goto(url + "/batch_submit_references/")
+    expect(page.locator("#ingest-files")).to_contain_text(BIAS)
+    page.fill("textarea[name=description]", "New ACS bias from the browser")
+    page.uncheck("input[name=compare_old_reference]")
+    page.click("#batch-submit-form button[type=submit]")
+    expect(page.locator("#jpoll_log")).to_contain_text(f"Certifying '{BIAS}'", timeout=120_000)
+    page.wait_for_url(re.compile(r".*/display_result/[0-9a-f-]{36}$"), timeout=300_000)
+    expect(page.locator("#submission-status")).to_contain_text("READY")
+    official = page.locator(f"[id='{BIAS}']").inner_text().strip()
+    assert re.match(r"^[0-9a-z]{8}j_bia\.fits$", official), official
+    expect(page.locator("body")).to_contain_text("Logical Diff ('hst_acs_biasfile_0345.rmap', "
+                                                 "'hst_acs_biasfile_0346.rmap')")
+    page.screenshot(path=str(SCREENSHOTS / "submission_ready.png"), full_page=True)
+
+    page.click("#confirm")
+    expect(page.locator("#submission-status")).to_contain_text("CONFIRMED", timeout=120_000)
+    expect(page.locator("[id='hst_0729.pmap'] a")).to_have_text("hst_0730.pmap")
+    expect(page.locator(f"[id='{BIAS}'] a")).to_have_text(official)
+    assert page.locator("#error_message").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "submission_confirmed.png"), full_page=True)
+    assert page.request.get(url + "/lock_status/web_submitter/").json()["status"] == "error"  # lock released

@@ -1,0 +1,107 @@
+"""The submission pages as the browser and `crds submit` use them (crds-protocol.md §7)."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.models import User
+from django.test import Client
+from jpoll.models import Message
+from locking.models import Lock
+
+from interactive import contexts
+from interactive.models import FileRecord, StoredResult
+from interactive.tests.test_submission import BIAS, SubmissionTestCase
+
+
+def error_div(response) -> str:
+    match = re.search(r'<div id="error_message"[^>]*>(.*?)</div>', response.content.decode(), re.S)
+    return re.sub(r"<[^>]+>", "", match.group(1)).strip() if match else ""
+
+
+class SubmissionPageTests(SubmissionTestCase):
+    def login(self, username="alice", instrument="acs", **client_options) -> Client:
+        client = Client(**client_options)
+        token = client.get("/login/").cookies["csrftoken"].value
+        response = client.post("/login/", {"username": username, "password": "pw", "instrument": instrument,
+                                           "next": "/", "csrfmiddlewaretoken": token})
+        self.assertEqual(response.status_code, 302, error_div(response))
+        return client
+
+    def form(self, **fields) -> dict:
+        return {"pmap_mode": "pmap_edit", "pmap_name": "hst_0729.pmap", "instrument": "acs",
+                "change_level": "SEVERE", "description": "Submitted from the page", "auto_rename": "True",
+                "compare_old_reference": "False", **fields}
+
+    def test_access_rules(self):
+        self.assertIn("/login/", Client().get("/batch_submit_references/")["Location"])
+        User.objects.create_user("mallory", password="pw")
+        outsider = self.login("mallory", "cos")
+        self.assertEqual(outsider.get("/batch_submit_references/").status_code, 403)
+        unlocked = self.login("alice", "none")
+        response = unlocked.get("/batch_submit_references/")
+        self.assertEqual(response.status_code, 403)
+        self.assertIn("instrument lock", error_div(response))
+        for url in ("/submit_confirm/", "/submit_confirm_pipeline/"):
+            self.assertIn("/login/", Client().post(url, {"results_id": "x", "button": "confirm"})["Location"])
+            self.assertEqual(outsider.post(url, {"results_id": "x", "button": "confirm"}).status_code, 403)
+        self.assertEqual(self.login().get("/submit_confirm/").status_code, 405)  # no state change on GET
+
+    def test_form_errors_reach_the_client_in_the_error_div(self):
+        client = self.login()
+        page = client.get("/batch_submit_references/")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("csrftoken", page.cookies)
+        response = client.post("/batch_submit_references/", self.form())
+        self.assertEqual(error_div(response), "No input files were specified.")
+        self.upload(BIAS)
+        response = client.post("/batch_submit_references/", self.form(description="<b>"))
+        self.assertIn("A description is required", error_div(response))
+        self.assert_nothing_added()
+
+    def test_crds_submit_sequence_with_pipeline_confirm(self):
+        client = self.login(enforce_csrf_checks=True)
+        token = client.get("/batch_submit_references/").cookies["csrftoken"].value
+        channel = client.get("/jpoll/open_channel/").json()  # as the client does, before uploading
+        self.upload(BIAS)
+        response = client.post("/batch_submit_references/", {**self.form(), "csrfmiddlewaretoken": token})
+        self.assertEqual(response.status_code, 302, error_div(response))
+        location = response["Location"]
+        self.assertRegex(location, r"^/display_result/[0-9a-f-]{36}$")
+        result_id = location.rsplit("/", 1)[1]
+        done = Message.objects.filter(channel__key=channel, type="done").get()
+        self.assertEqual(done.data["status"], 0)
+        self.assertTrue(done.data["result"].startswith("http") and done.data["result"].endswith(location))
+
+        self.assertIn("/login/", Client().get(location)["Location"])  # §16.1: login required
+        ready = client.get(location)
+        self.assertEqual(ready.status_code, 200)
+        self.assertIn("csrftoken", ready.cookies)
+        official = StoredResult.objects.get(name=result_id).parameters["new_file_map"][BIAS]
+        self.assertContains(ready, f'<td id="{BIAS}">{official}</td>', html=True)
+        self.assertContains(ready, "Logical Diff ('hst_acs_biasfile_0345.rmap', 'hst_acs_biasfile_0346.rmap')")
+        self.assertEqual(error_div(ready), "")
+
+        confirmed = client.post("/submit_confirm_pipeline/", {"results_id": result_id, "button": "confirm",
+                                                              "csrfmiddlewaretoken": token})
+        self.assertEqual(confirmed.status_code, 200)
+        self.assertEqual(error_div(confirmed), "")
+        self.assertContains(confirmed, f'<td id="{BIAS}"><a href="/browse/{official}">{official}</a></td>', html=True)
+        self.assertContains(confirmed, '<span id="hst_0729.pmap"><a href="/browse/hst_0730.pmap">hst_0730.pmap</a>'
+                                       '</span>', html=True)
+        self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
+        self.assertEqual(FileRecord.objects.get(name=official).state, "delivered")
+        self.assertFalse(Lock.objects.filter(user="alice").exists())  # logged out, lock released
+        self.assertIn("/login/", client.get("/batch_submit_references/")["Location"])
+
+    def test_second_confirm_is_refused_in_the_error_div(self):
+        self.upload(BIAS)
+        result = self.submit()
+        client = self.login()
+        self.assertEqual(error_div(client.post("/submit_confirm/", {"results_id": result.name,
+                                                                     "button": "cancel"})), "")
+        client = self.login()
+        response = client.post("/submit_confirm/", {"results_id": result.name, "button": "confirm"})
+        self.assertEqual(error_div(response), "This submission was already confirmed or cancelled.")
+        response = client.post("/submit_confirm/", {"results_id": "not-a-result", "button": "confirm"})
+        self.assertIn("Unknown submission result", error_div(response))

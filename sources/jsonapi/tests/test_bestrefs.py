@@ -1,0 +1,65 @@
+"""Best references over JSON-RPC equal the crds library's local computation (crds-protocol.md §4.4)."""
+
+import pytest
+from crds import data_file
+from crds.core import heavy_client
+from crds_server import testing
+
+DATASET = "j8bt05njq_raw.fits"
+
+
+@pytest.fixture(scope="module")
+def header() -> dict[str, str]:
+    """The dataset header as the client sends it: every value a string."""
+    raw = data_file.get_header(str(testing.test_data() / "hst" / DATASET))
+    return {key: str(value) for key, value in raw.items()}
+
+
+def test_applicable_types_only_like_a_local_client(rpc, header):
+    expected = heavy_client.hv_best_references("hst_0729.pmap", header)
+    result = rpc("get_best_references", "hst_0729.pmap", header, None)
+    assert result == expected
+    assert result["biasfile"].endswith("_bia.fits")
+    assert result["atodtab"] == "NOT FOUND n/a"
+    assert all(key == key.lower() for key in result)
+    everything = set(heavy_client.get_symbolic_mapping("hst_0729.pmap").get_imap("acs").selections)
+    assert set(result) <= everything
+
+
+def test_requested_types_case_insensitive(rpc, header):
+    result = rpc("get_best_references", "hst-latest", header, ["BIASFILE", "darkfile"])
+    assert result == heavy_client.hv_best_references("hst_0729.pmap", header, include=["biasfile", "darkfile"])
+    assert set(result) == {"biasfile", "darkfile"}
+
+
+def test_other_contexts_and_lookup_failures(rpc, header):
+    assert rpc("get_best_references", "hst_0700.pmap", header, ["biasfile"]) == \
+        heavy_client.hv_best_references("hst_0700.pmap", header, include=["biasfile"])
+    result = rpc("get_best_references", "hst_0729.pmap", dict(header, **{"DATE-OBS": "1970-01-01"}), ["biasfile"])
+    assert result["biasfile"].startswith("NOT FOUND")
+
+
+def test_header_map(rpc, header):
+    other = dict(header, CCDAMP="A")
+    result = rpc("get_best_references_by_header_map", "hst_0729.pmap",
+                 {"J8BT05NJQ": header, "j8bt05njq:other": other}, ["biasfile"])
+    assert result["J8BT05NJQ"] == [True, heavy_client.hv_best_references("hst_0729.pmap", header, ["biasfile"])]
+    assert result["j8bt05njq:other"] == [True, heavy_client.hv_best_references("hst_0729.pmap", other,
+                                                                              ["biasfile"])]
+    failed = rpc("get_best_references_by_header_map", "hst_0729.pmap", {"x1": {"INSTRUME": "NOSUCH"}}, None)
+    assert failed["x1"][0] is False and failed["x1"][1].startswith("FAILED: ")
+    assert "Invalid dataset id" in rpc.error("get_best_references_by_header_map", "hst_0729.pmap",
+                                             {"<bad id>": header}, None)
+
+
+@pytest.mark.parametrize("context, hdr, reftypes, message", [
+    ("hst_9999.pmap", {"INSTRUME": "ACS"}, None, "is not known to CRDS"),
+    ("hst_acs_0421.imap", {"INSTRUME": "ACS"}, None, "a .pmap is required"),
+    ("hst_0729.pmap", {"BAD KEY": "x"}, None, "Invalid header keyword"),
+    ("hst_0729.pmap", {"INSTRUME": ["ACS"]}, None, "must be a string"),
+    ("hst_0729.pmap", {"INSTRUME": "A" * 2000}, None, "longer than 1024 characters"),
+    ("hst_0729.pmap", {"INSTRUME": "ACS"}, ["bias file"], "Invalid reference type"),
+    ("jwst_0001.pmap", {"INSTRUME": "ACS"}, None, "doesn't match the observatory"),
+])
+def test_bad_best_references_calls(rpc, context, hdr, reftypes, message):
+    assert message in rpc.error("get_best_references", context, hdr, reftypes)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OperationsConfig(AppConfig):
+    """Operator work: backup, restore, mirroring, orphan checks, users, cron jobs (issue 6)."""
+
+    name = "operations"

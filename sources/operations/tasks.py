@@ -1,0 +1,30 @@
+"""The operations cron jobs as Celery tasks, for deployments where Celery beat replaces cron."""
+
+from celery import shared_task
+
+from operations import nightly, orphans, publish
+
+
+@shared_task(name="operations.publish_cache")
+def publish_cache() -> str:
+    return publish.publish()
+
+
+@shared_task(name="operations.clear_web_cache")
+def clear_web_cache() -> str:
+    from operations.webcache import clear
+
+    return clear(prime=True)
+
+
+@shared_task(name="operations.verify_cache")
+def verify_cache() -> str:
+    return orphans.check(check_sha1sum=True).summary()
+
+
+@shared_task(name="operations.nightly")
+def nightly_report() -> str:
+    report = nightly.run()
+    if report.failures:
+        raise RuntimeError(report.subject)
+    return report.subject

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReprocessingConfig(AppConfig):
+    name = "reprocessing"
+    verbose_name = "Affected datasets (reprocessing)"

@@ -1,0 +1,46 @@
+"""Celery tasks of the affected-datasets computation (eager, in-process, in the embedded stack)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from reprocessing import compute
+
+MAX_RETRIES = 3
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def compute_chunk(self, chunk_id: int) -> int:
+    """Compute one chunk; retried on failure, recorded as failed (never dropped) after the last retry."""
+    try:
+        compute.run_chunk(chunk_id)
+    except Exception as exc:
+        from reprocessing.models import Chunk
+
+        Chunk.objects.filter(id=chunk_id).update(attempts=self.request.retries + 1)
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=0 if self.request.is_eager else 2) from exc
+        compute.record_chunk_failure(chunk_id, f"{exc.__class__.__name__}: {exc}")
+    else:
+        from reprocessing.models import Chunk
+
+        Chunk.objects.filter(id=chunk_id).update(attempts=self.request.retries + 1)
+    computation_id = compute.Chunk.objects.values_list("computation_id", flat=True).get(id=chunk_id)
+    if compute.ready_to_finish(computation_id):
+        finish_computation.delay(computation_id)
+    return chunk_id
+
+
+@shared_task(ignore_result=True)
+def finish_computation(computation_id: int) -> int:
+    if compute.Computation.objects.filter(id=computation_id).exclude(state__in=("done", "failed")).exists():
+        compute.Computation.objects.filter(id=computation_id).update(state=compute.FINISHING)
+        compute.finish(computation_id)
+    return computation_id
+
+
+@shared_task(ignore_result=True)
+def monitor_reprocessing() -> str:
+    from reprocessing import monitor
+
+    return monitor.check()
