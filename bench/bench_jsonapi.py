@@ -59,6 +59,7 @@ def add_large_reference() -> None:
             block = os.urandom(1 << 20)
             digest.update(block)
             out.write(block)
+    path.chmod(0o444)
     FileRecord.objects.create(name=LARGE_REFERENCE, type="reference", observatory="hst", state="archived",
                               instrument="acs", filekind="darkfile", size=LARGE_SIZE, sha1sum=digest.hexdigest())
 
@@ -70,6 +71,13 @@ def post(url: str, method: str, *params) -> object:
     if envelope["error"]:
         raise RuntimeError(envelope["error"]["message"])
     return envelope["result"]
+
+
+def fetch(url: str) -> None:
+    """Download `url` to nowhere, the way a client reads a file."""
+    with urllib.request.urlopen(url) as response:
+        while response.read(8 * 1024 * 1024):
+            pass
 
 
 def rate(work, threads: int, seconds: float) -> float:
@@ -120,6 +128,130 @@ def crds_sync(server, env_extra: dict[str, str]) -> float:
     return elapsed
 
 
+def measure(server, args, shared_cache: bool = False) -> dict[str, str]:
+    """Every figure against a running server whose database this process uses (Django set up).
+
+    With `shared_cache` (memcached on the production stack) an invalidation made
+    here reaches the server, so server info is also timed cold over HTTP.
+    """
+    from crds import data_file
+    from crds.core import heavy_client
+    from crds_server import testing
+    from django.test import Client
+    from interactive import cache, storage
+    from jsonapi import live_server, server_info, services
+
+    figures: dict[str, str] = {}
+    url = server.url
+    header = {k: str(v) for k, v in data_file.get_header(str(testing.test_data() / "hst" / DATASET)).items()}
+    post(url, "get_best_references", "hst_0729.pmap", header, None)  # load the rules in the server
+    heavy_client.hv_best_references("hst_0729.pmap", header)
+
+    print("best references ...", flush=True)
+    for threads in (1, 4, 16):
+        remotes, locals_ = [], []
+        for _ in range(3):  # interleaved, medians: the machine's load drifts between runs
+            remotes.append(rate(lambda: post(url, "get_best_references", "hst_0729.pmap", header, None), threads,
+                                args.seconds))
+            locals_.append(rate(lambda: heavy_client.hv_best_references("hst_0729.pmap", header), threads,
+                                args.seconds))
+        remote, local = statistics.median(remotes), statistics.median(locals_)
+        figures[f"get_best_references, {threads} client(s): requests/s (in-process calls/s)"] = \
+            f"{remote:.0f} ({local:.0f})"
+        figures[f"get_best_references, {threads} client(s): JSON-RPC / in-process"] = f"{remote / local:.2f}"
+
+    print("server info ...", flush=True)
+    client = Client()
+    body = json.dumps({"method": "get_server_info", "params": [], "id": 1})
+
+    def info_in_process() -> None:
+        client.generic("POST", "/json/", body, content_type="application/x-www-form-urlencoded")
+
+    def info_cold() -> None:
+        cache.invalidate()
+        info_in_process()
+
+    def info_cold_http() -> None:
+        cache.invalidate()
+        post(url, "get_server_info")
+
+    warm_http = median_time(lambda: post(url, "get_server_info"), args.runs * 3)
+    if shared_cache:
+        cold_http = median_time(info_cold_http, args.runs)
+        post(url, "get_server_info")
+        warm_http = median_time(lambda: post(url, "get_server_info"), args.runs * 3)
+        figures["get_server_info cold (catalog changed), over HTTP"] = f"{cold_http * 1000:.0f} ms"
+        figures["get_server_info warm / cold, over HTTP"] = f"{warm_http / cold_http:.2f}"
+    cold = median_time(info_cold, args.runs)
+    warm = median_time(info_in_process, args.runs * 3)
+    build = median_time(server_info.build_catalog_info, args.runs)
+    figures["get_server_info warm, over HTTP"] = f"{warm_http * 1000:.0f} ms"
+    figures["get_server_info warm, in process"] = f"{warm * 1000:.0f} ms"
+    figures["get_server_info cold (catalog changed), in process"] = f"{cold * 1000:.0f} ms"
+    figures["get_server_info cold / building the catalog part alone"] = f"{cold / build:.2f}"
+    figures["get_server_info warm / cold"] = f"{warm / cold:.2f}"
+
+    print("file info map ...", flush=True)
+    names = sorted(post(url, "get_file_info_map", "hst", None, ["size"]))
+    fields = ["size", "rejected", "blacklisted", "state", "sha1sum"]
+    http = median_time(lambda: post(url, "get_file_info_map", "hst", names, fields), args.runs)
+    service = median_time(lambda: services.file_info_map(names, fields), args.runs)
+    figures[f"get_file_info_map of {len(names):,} names over HTTP"] = f"{http:.2f} s"
+    figures["get_file_info_map: service function alone / whole HTTP call"] = f"{service / http:.2f}"
+
+    print("downloads ...", flush=True)
+
+    def throughput(name: str, count: int) -> tuple[float, float]:
+        """(MB/s over HTTP, MB/s reading the file from disk), fetching it `count` times."""
+        path = storage.cache_path(name)
+
+        def disk() -> None:
+            with open(path, "rb") as handle:
+                while handle.read(8 * 1024 * 1024):
+                    pass
+
+        over_http = median_time(lambda: [fetch(f"{url}/unchecked_get/references/hst/{name}")
+                                          for _ in range(count)], 3)
+        from_disk = median_time(lambda: [disk() for _ in range(count)], 3)
+        total = path.stat().st_size * count / 1e6
+        return total / over_http, total / from_disk
+
+    for name, count in ((LARGE_REFERENCE, 2), (REFERENCE, 200)):
+        http_rate, disk_rate = throughput(name, count)
+        size = storage.cache_path(name).stat().st_size
+        figures[f"download of a {size:,}-byte reference: MB/s over HTTP (from disk)"] = \
+            f"{http_rate:.0f} ({disk_rate:.0f})"
+        figures[f"download of a {size:,}-byte reference: throughput / disk read"] = f"{http_rate / disk_rate:.2f}"
+
+    print("crds sync ...", flush=True)
+    port = live_server.free_port()
+    static = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+                              cwd=storage.cache_path("hst_0729.pmap").parent, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        ours, plain = [], []
+        for _ in range(5):  # interleaved: the machine's load drifts between runs
+            ours.append(crds_sync(server, {}))
+            plain.append(crds_sync(server, {"CRDS_MAPPING_URI": f"http://127.0.0.1:{port}"}))
+        ours, plain = statistics.median(ours), statistics.median(plain)
+    finally:
+        static.terminate()
+        static.wait()
+    figures["crds sync --contexts hst_0729.pmap (137 mappings), median of 5"] = f"{ours:.2f} s"
+    figures["same, mappings from a static file server"] = f"{plain:.2f} s"
+    figures["crds sync: this server / static file server"] = f"{ours / plain:.2f}"
+    return figures
+
+
+def print_figures(figures: dict[str, str]) -> None:
+    print(f"\n{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+          f"Python {platform.python_version()}")
+    print("| figure | value |\n|---|---|")
+    for name, value in figures.items():
+        print(f"| {name} | {value} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rate measurement")
@@ -132,111 +264,13 @@ def main() -> None:
     server = live_server.start(testing.test_cache())
     # Removed at exit, after Django in this process has written its last request statistics.
     atexit.register(shutil.rmtree, server.root, True)
-    static = None
-    figures: dict[str, str] = {}
     try:
         setup_in_process(server)
         add_large_reference()
-        from crds import data_file
-        from crds.core import heavy_client
-        from django.test import Client
-        from interactive import cache, storage
-        from jsonapi import server_info, services
-
-        url = server.url
-        header = {k: str(v) for k, v in data_file.get_header(str(testing.test_data() / "hst" / DATASET)).items()}
-        post(url, "get_best_references", "hst_0729.pmap", header, None)  # load the rules in the server
-        heavy_client.hv_best_references("hst_0729.pmap", header)
-
-        print("best references ...", flush=True)
-        for threads in (1, 4, 16):
-            remote = rate(lambda: post(url, "get_best_references", "hst_0729.pmap", header, None), threads,
-                          args.seconds)
-            local = rate(lambda: heavy_client.hv_best_references("hst_0729.pmap", header), threads, args.seconds)
-            figures[f"get_best_references, {threads} client(s): requests/s (in-process calls/s)"] = \
-                f"{remote:.0f} ({local:.0f})"
-            figures[f"get_best_references, {threads} client(s): JSON-RPC / in-process"] = f"{remote / local:.2f}"
-
-        print("server info ...", flush=True)
-        client = Client()
-        body = json.dumps({"method": "get_server_info", "params": [], "id": 1})
-
-        def info_in_process() -> None:
-            client.generic("POST", "/json/", body, content_type="application/x-www-form-urlencoded")
-
-        def info_cold() -> None:
-            cache.invalidate()
-            info_in_process()
-
-        warm_http = median_time(lambda: post(url, "get_server_info"), args.runs * 3)
-        cold = median_time(info_cold, args.runs)
-        warm = median_time(info_in_process, args.runs * 3)
-        build = median_time(server_info.build_catalog_info, args.runs)
-        figures["get_server_info warm, over HTTP"] = f"{warm_http * 1000:.0f} ms"
-        figures["get_server_info warm, in process"] = f"{warm * 1000:.0f} ms"
-        figures["get_server_info cold (catalog changed), in process"] = f"{cold * 1000:.0f} ms"
-        figures["get_server_info cold / building the catalog part alone"] = f"{cold / build:.2f}"
-        figures["get_server_info warm / cold"] = f"{warm / cold:.2f}"
-
-        print("file info map ...", flush=True)
-        names = sorted(post(url, "get_file_info_map", "hst", None, ["size"]))
-        fields = ["size", "rejected", "blacklisted", "state", "sha1sum"]
-        http = median_time(lambda: post(url, "get_file_info_map", "hst", names, fields), args.runs)
-        service = median_time(lambda: services.file_info_map(names, fields), args.runs)
-        figures[f"get_file_info_map of {len(names):,} names over HTTP"] = f"{http:.2f} s"
-        figures["get_file_info_map: service function alone / whole HTTP call"] = f"{service / http:.2f}"
-
-        print("downloads ...", flush=True)
-
-        def throughput(name: str, count: int) -> tuple[float, float]:
-            """(MB/s over HTTP, MB/s reading the file from disk), fetching it `count` times."""
-            path = storage.cache_path(name)
-
-            def download() -> None:
-                with urllib.request.urlopen(f"{url}/unchecked_get/references/hst/{name}") as response:
-                    while response.read(8 * 1024 * 1024):
-                        pass
-
-            def disk() -> None:
-                with open(path, "rb") as handle:
-                    while handle.read(8 * 1024 * 1024):
-                        pass
-
-            over_http = median_time(lambda: [download() for _ in range(count)], 3)
-            from_disk = median_time(lambda: [disk() for _ in range(count)], 3)
-            total = path.stat().st_size * count / 1e6
-            return total / over_http, total / from_disk
-
-        for name, count in ((LARGE_REFERENCE, 2), (REFERENCE, 200)):
-            http_rate, disk_rate = throughput(name, count)
-            size = storage.cache_path(name).stat().st_size
-            figures[f"download of a {size:,}-byte reference: MB/s over HTTP (from disk)"] = \
-                f"{http_rate:.0f} ({disk_rate:.0f})"
-            figures[f"download of a {size:,}-byte reference: throughput / disk read"] = f"{http_rate / disk_rate:.2f}"
-
-        print("crds sync ...", flush=True)
-        port = live_server.free_port()
-        static = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
-                                  cwd=testing.test_cache() / "mappings" / "hst", stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        ours = statistics.median(crds_sync(server, {}) for _ in range(3))
-        plain = statistics.median(crds_sync(server, {"CRDS_MAPPING_URI": f"http://127.0.0.1:{port}"})
-                                  for _ in range(3))
-        figures["crds sync --contexts hst_0729.pmap (137 mappings), median of 3"] = f"{ours:.2f} s"
-        figures["same, mappings from a static file server"] = f"{plain:.2f} s"
-        figures["crds sync: this server / static file server"] = f"{ours / plain:.2f}"
+        figures = measure(server, args)
     finally:
-        if static is not None:
-            static.terminate()
-            static.wait()
         live_server.stop(server, remove=False)
-
-    print(f"\n{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
-          f"Python {platform.python_version()}")
-    print("| figure | value |\n|---|---|")
-    for name, value in figures.items():
-        print(f"| {name} | {value} |")
+    print_figures(figures)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,30 @@ def timed(client, url: str) -> float:
     return elapsed
 
 
+def time_pages(get, invalidate, runs: int) -> list[tuple[str, float, float, float]]:
+    """(page, first, cold median, warm median) in ms; get(url) times one request, invalidate() starts a generation."""
+    rows = []
+    for label, url in PAGES.items():
+        first = get(url)
+        cold, warm = [], []
+        for _ in range(runs):
+            invalidate()
+            cold.append(get(url))
+            warm.append(get(url))
+        rows.append((label, first, statistics.median(cold), statistics.median(warm)))
+    return rows
+
+
+def print_rows(rows, files: int, runs: int) -> None:
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"catalog: {files} files; {runs} runs; budget {BUDGET_MS:.0f} ms warm")
+    print(f"| page | first (ms) | cold (ms) | warm (ms) | warm / {BUDGET_MS:.0f} ms |")
+    print("|---|---|---|---|---|")
+    for label, first, cold, warm in rows:
+        print(f"| {label} | {first:.0f} | {cold:.0f} | {warm:.0f} | {warm / BUDGET_MS:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
@@ -80,23 +104,8 @@ def main() -> None:
         from interactive.models import FileRecord
 
         client = Client()
-        files = FileRecord.objects.count()
-        rows = []
-        for label, url in PAGES.items():
-            first = timed(client, url)
-            cold, warm = [], []
-            for _ in range(args.runs):
-                cache.invalidate()
-                cold.append(timed(client, url))
-                warm.append(timed(client, url))
-            rows.append((label, first, statistics.median(cold), statistics.median(warm)))
-        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"{platform.system()} {platform.release()}; load average {os.getloadavg()[0]:.1f}")
-        print(f"catalog: {files} files; {args.runs} runs; budget {BUDGET_MS:.0f} ms warm")
-        print(f"| page | first (ms) | cold (ms) | warm (ms) | warm / {BUDGET_MS:.0f} ms |")
-        print("|---|---|---|---|---|")
-        for label, first, cold, warm in rows:
-            print(f"| {label} | {first:.0f} | {cold:.0f} | {warm:.0f} | {warm / BUDGET_MS:.2f} |")
+        rows = time_pages(lambda url: timed(client, url), cache.invalidate, args.runs)
+        print_rows(rows, FileRecord.objects.count(), args.runs)
         from stats import recorder
 
         recorder.flush()  # the request statistics buffer, before its database goes away

@@ -144,3 +144,20 @@ def test_refusals_and_bad_arguments(crds_live_server, tmp_path):
             assert "Traceback" not in result.stderr
     finally:
         remove_root(dev)
+
+
+def test_sync_group_cache(crds_live_server, target, tmp_path):
+    shared = tmp_path / "grp"
+    result = target.manage("sync_group_cache", str(shared), "--url", crds_live_server.url, check=False)
+    assert result.returncode == 0 and "is not ops: nothing done" in result.stdout and not shared.exists()
+    result = target.tool("host/sync_ops_to_grp")
+    assert result.returncode == 0 and "is not ops: nothing done" in result.stdout
+
+    result = target.manage("sync_group_cache", str(shared), "--url", crds_live_server.url, "--contexts",
+                           "hst_0729.pmap", "--no-references", "--force")
+    assert f"synchronised {shared}" in result.stdout
+    rmaps = list((shared / "mappings" / "hst").glob("*.rmap"))
+    assert len(rmaps) > 50 and (shared / "mappings" / "hst" / "hst_0729.pmap").exists()
+    assert all(path.stat().st_mode & 0o777 == 0o444 for path in rmaps)
+    result = target.manage("sync_group_cache", "relative/dir", "--force", check=False)
+    assert result.returncode == 1 and "absolute path" in result.stderr

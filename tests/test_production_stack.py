@@ -5,9 +5,11 @@ prefix /hst, with its own database, Celery queue and memcached; every part is
 checked to really run and really be used.
 """
 
+import hashlib
 import os
 import re
 import subprocess
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -167,6 +169,26 @@ def test_crds_client_works_through_apache(production):
     assert status.returncode == 0, status.stderr[-2000:]
     assert f"CRDS_SERVER_URL = '{production.base}/hst'" in status.stdout
     assert re.search(r"Effective Context = 'hst_\d+\.pmap'", status.stdout), status.stdout
+
+
+def test_whole_file_downloads_are_handed_to_apache(production):
+    """After the view's checks Apache sends the file itself; the file cache is not reachable directly."""
+    mapping = sorted((production.root / "var/hst/dev/file_cache/mappings/hst").glob("hst_*.pmap"))[0]
+    data = mapping.read_bytes()
+    url = f"{production.base}/hst/unchecked_get/mappings/hst/{mapping.name}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.read() == data
+        assert response.headers["ETag"] == f'"{hashlib.sha1(data).hexdigest()}"'
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert "Last-Modified" in response.headers  # Apache's static handler, not the FileResponse
+    partial = urllib.request.Request(url, headers={"Range": "bytes=10-19"})
+    with urllib.request.urlopen(partial, timeout=30) as response:
+        assert (response.status, response.read()) == (206, data[10:20])
+    for direct in (f"/hst/_delivered_files/mappings/hst/{mapping.name}",
+                   f"/hst/%5Fdelivered_files/mappings/hst/{mapping.name}"):
+        assert http_get(production.base + direct)[0] == 403
+    status, _, body = http_get(f"{production.base}/hst/unchecked_get/mappings/hst/hst_nothing_0001.rmap")
+    assert (status, body) == (404, "File 'hst_nothing_0001.rmap' is not known to CRDS.\n")
 
 
 def test_run_twice_says_already_running(production):

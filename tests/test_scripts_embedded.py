@@ -56,6 +56,15 @@ def test_env_sh_sets_the_operator_environment(embedded):
                        str(embedded.root / ".venv/bin/python")]
 
 
+def test_install_writes_a_crontab_for_this_checkout(embedded):
+    crontab = (embedded.root / "var/hst/django/server/conf/crontab").read_text().splitlines()
+    assert f"CRDS_CHECKOUT={embedded.root}" in crontab
+    jobs = [line.split('"$CRDS_CHECKOUT/')[1].rstrip('"') for line in crontab if '"$CRDS_CHECKOUT/' in line]
+    assert {"host/clear_expired_locks", "host/update_delivery_status", "host/monitor_reprocessing",
+            "host/nightly.cron.job"} <= set(jobs)
+    assert all((embedded.root / job).is_file() for job in jobs)
+
+
 def test_env_csh_is_the_twin_of_env_sh(embedded):
     sh = (embedded.root / "env.sh").read_text().splitlines()[1:]
     csh = (embedded.root / "env.csh").read_text().splitlines()[1:]

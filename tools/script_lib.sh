@@ -33,7 +33,49 @@ load_site() {
   else
     COMPONENTS="httpd celery"
   fi
-  # A later issue adds the backup server (--backup-port) as one more component here.
+  # The component that serves the application on a port: moved to CRDS_BACKUP_PORT by
+  # ./run --backup-port, while "unavailable" (tools/unavailable_server.py) answers 503 on CRDS_PORT.
+  if [ "$CRDS_STACK" = embedded ]; then FRONT=runserver; else FRONT=httpd; fi
+  ALL_COMPONENTS="$COMPONENTS unavailable"
+  BACKUP_MARK="$RUN_DIR/on-backup-port"
+}
+
+# on_backup_port: true when ./run --backup-port started the server that runs now.
+on_backup_port() { [ -f "$BACKUP_MARK" ]; }
+
+# The backup port is a maintenance state: cron jobs and monitors see the offline flag
+# (operations.backup.offline_flag) while the server is there. A flag another operation set stays.
+OFFLINE_REASON="on the backup port (./run --backup-port)"
+set_offline() {
+  [ -e "$RUN_DIR/server_offline" ] || echo "$OFFLINE_REASON since $(date '+%Y-%m-%d %H:%M:%S')" > "$RUN_DIR/server_offline"
+}
+clear_offline() {
+  if grep -qF "$OFFLINE_REASON" "$RUN_DIR/server_offline" 2>/dev/null; then rm -f "$RUN_DIR/server_offline"; fi
+}
+
+# stop_component COMPONENT: TERM it, wait (Celery finishes its running task), KILL it after 30 s;
+# last, end whatever is left of its process group (./run starts each in its own session).
+stop_component() {
+  local pid
+  running "$1" || { rm -f "$(pid_file "$1")"; return 0; }
+  pid=$(cat "$(pid_file "$1")")
+  kill -TERM "$pid" 2>/dev/null || true
+  wait_stopped "$1" "$pid"
+}
+
+wait_stopped() {
+  local waited=0
+  while kill -0 "$2" 2>/dev/null; do
+    sleep 0.2; waited=$((waited + 1))
+    if [ $waited -eq 150 ]; then echo "$1 (PID $2) ignores TERM: killing it" >&2; kill -KILL "$2" 2>/dev/null || true; fi
+  done
+  waited=0
+  while kill -0 -- "-$2" 2>/dev/null; do
+    sleep 0.2; waited=$((waited + 1))
+    if [ $waited -eq 25 ]; then echo "killing what is left of $1's processes" >&2; kill -KILL -- "-$2" 2>/dev/null || true; fi
+  done
+  rm -f "$(pid_file "$1")"
+  echo "Stopped $1 (PID $2)"
 }
 
 pid_file() { echo "$RUN_DIR/$1.pid"; }
@@ -42,6 +84,7 @@ pid_file() { echo "$RUN_DIR/$1.pid"; }
 pid_signature() {
   case "$1" in
     runserver) echo "runserver" ;; memcached) echo "memcached" ;; httpd) echo "apache2" ;; celery) echo "celery" ;;
+    unavailable) echo "unavailable_server" ;;
   esac
 }
 
@@ -57,6 +100,6 @@ running() {
 
 any_running() {
   local component
-  for component in $COMPONENTS; do running "$component" && return 0; done
+  for component in $ALL_COMPONENTS; do running "$component" && return 0; done
   return 1
 }

@@ -196,13 +196,23 @@ def render_server_files(site: dict[str, str]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render_template(name, values))
         target.chmod(0o644)
+    render_backup_config(values)
+
+
+def render_backup_config(values: dict[str, str]) -> Path:
+    """conf/httpd-backup.conf: httpd.conf listening on CRDS_BACKUP_PORT, for ./run --backup-port."""
+    target = Path(values["SERVER_DIR"]) / "conf" / "httpd-backup.conf"
+    target.write_text(render_template("httpd.conf", dict(values, CRDS_PORT=values["CRDS_BACKUP_PORT"])))
+    target.chmod(0o644)
+    return target
 
 
 def check_apache_config(site: dict[str, str]) -> None:
-    conf = Path(site["CRDS"]) / "server" / "conf" / "httpd.conf"
-    result = subprocess.run([apache_binary(), "-t", "-f", str(conf)], capture_output=True, text=True)
-    if result.returncode:
-        raise InstallError(f"Apache rejects {conf}: {result.stderr.strip()}")
+    for name in ("httpd.conf", "httpd-backup.conf"):
+        conf = Path(site["CRDS"]) / "server" / "conf" / name
+        result = subprocess.run([apache_binary(), "-t", "-f", str(conf)], capture_output=True, text=True)
+        if result.returncode:
+            raise InstallError(f"Apache rejects {conf}: {result.stderr.strip()}")
 
 
 def check_readable_by(user: str) -> None:
@@ -227,10 +237,23 @@ def set_owner(site: dict[str, str], user: str) -> None:
         _run(["chown", "-R", f"{user}:{user}", str(root)], f"could not give {root} to {user}")
 
 
+def write_crontab(site: dict[str, str]) -> None:
+    """$CRDS/server/conf/crontab: host/crontab with this checkout's path, ready for `crontab`."""
+    lines = []
+    for line in (siteconfig.CHECKOUT / "host" / "crontab").read_text().splitlines():
+        if line.startswith("CRDS_CHECKOUT="):
+            line = f"CRDS_CHECKOUT={siteconfig.CHECKOUT}"
+        lines.append(line)
+    target = Path(site["CRDS"]) / "server" / "conf" / "crontab"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n")
+
+
 def configure(obs: str, usecase: str) -> None:
     site = siteconfig.render(obs, usecase)
     siteconfig.write_site_env(site)
     write_env_scripts(site)
+    write_crontab(site)
     keys = ensure_secrets(site)
     if not production(site):
         return

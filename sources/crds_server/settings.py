@@ -34,6 +34,9 @@ CRDS_DISTRIBUTION_STATES = tuple(s.strip() for s in SITE["CRDS_DISTRIBUTION_STAT
 os.environ["CRDS_PATH"] = str(CRDS_FILE_CACHE)
 os.environ["CRDS_OBSERVATORY"] = CRDS_OBSERVATORY
 os.environ.setdefault("CRDS_MODE", "local")
+# Without a server URL the library would fall back to STScI's public server; the
+# server computes only from its own cache, so point the library at no server at all.
+os.environ.setdefault("CRDS_SERVER_URL", "https://crds-serverless-mode.stsci.edu")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -123,7 +126,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if SITE["CRDS_CACHE_BACKEND"] == "memcached":
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "BACKEND": "crds_server.cache_backend.PersistentPyMemcacheCache",
             "LOCATION": f"127.0.0.1:{SITE['CRDS_MEMCACHED_PORT']}",
             "KEY_PREFIX": SITE["CRDS_CACHE_PREFIX"],
             "OPTIONS": {"no_delay": True, "ignore_exc": True},
@@ -229,6 +232,7 @@ CELERY_BEAT_SCHEDULE = {
     "clear-web-cache": {"task": "operations.clear_web_cache", "schedule": 4 * 3600.0},
     "verify-cache": {"task": "operations.verify_cache", "schedule": _crontab(minute=0, hour=4, day_of_week=0)},
     "nightly": {"task": "operations.nightly", "schedule": _crontab(minute=5, hour=3)},
+    "sync-group-cache": {"task": "operations.sync_group_cache", "schedule": 600.0},
 }
 
 # Real workers on an embedded (SQLite) root: benchmarks and the distributed affected-datasets test.

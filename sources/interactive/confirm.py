@@ -30,7 +30,8 @@ CONTEXT_LOCK = ("context", "all")
 CONTEXT_LOCK_WAIT = 24 * 3600.0  # seconds: in practice, without limit
 CONTEXT_LOCK_MAX_AGE = 3600  # seconds: a lock left by a killed worker is taken over after this
 KIND_TITLES = {"batch submit": "Batch Submit", "submit file": "Submit File", "delete references": "Delete References",
-               "add references": "Add References"}
+               "add references": "Add References", "submit mappings": "Submit Mappings",
+               "submit references": "Submit References"}
 
 
 class ConfirmError(Exception):
@@ -230,7 +231,7 @@ def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> 
                 raise ConfirmError(f"Generated context '{new}' failed certification: " + " ".join(outcome.lines[-3:]))
             instrument, filekind = naming.mapping_properties(new)
             FileRecord.objects.filter(name=new).update(
-                derived_from=old, sha1sum=submission.sha1_file(path), size=path.stat().st_size, uploaded_as=new,
+                derived_from=old, sha1sum=storage.sha1_file(path), size=path.stat().st_size, uploaded_as=new,
                 instrument=instrument, filekind=filekind)
     except BaseException:
         submission.destroy_uploaded(made)

@@ -95,14 +95,6 @@ def check_can_write(force: bool) -> None:
             "Use --force to delete the catalog, context history and pointers and start again.")
 
 
-def _sha1_file(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------------------- server_config
 
 def read_server_config(path: Path) -> dict:
@@ -272,7 +264,7 @@ def scan_references(directory: Path, observatory: str, metadata: dict, problems:
             problems.append(f"{name}: not an acceptable CRDS file name; skipped.")
             continue
         try:
-            fields = {"type": "reference", "sha1sum": _sha1_file(path), "size": path.stat().st_size}
+            fields = {"type": "reference", "sha1sum": storage.sha1_file(path), "size": path.stat().st_size}
         except OSError as exc:
             problems.append(f"{name}: cannot be read ({exc.strerror or exc}); skipped.")
             continue
@@ -394,7 +386,7 @@ class _Installer:
         dest = storage.cache_path(name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
-            if dest.stat().st_size == source.stat().st_size and _sha1_file(dest) == sha1sum:
+            if dest.stat().st_size == source.stat().st_size and storage.sha1_file(dest) == sha1sum:
                 if dest.stat().st_mode & 0o777 != READ_ONLY:
                     os.chmod(dest, READ_ONLY)
                 return

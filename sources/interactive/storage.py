@@ -7,6 +7,7 @@ $CRDS_FILE_CACHE (a standard crds cache the crds library reads directly).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def check_filename(name: str) -> str:
     if not isinstance(name, str) or not FILENAME_RE.match(name) or name in (".", ".."):
         raise BadName(f"Invalid file name {str(name)[:140]!r}: use letters, digits, '.', '_' and '-' only.")
     return name
+
+
+def sha1_file(path: Path) -> str:
+    """The SHA-1 of a file's bytes, read in 1 MiB blocks (multi-GB references never sit in memory)."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def is_mapping(name: str) -> bool:
@@ -104,3 +114,5 @@ def all_dirs() -> list[Path]:
 def make_dirs() -> None:
     for path in all_dirs():
         path.mkdir(parents=True, exist_ok=True)
+    # The cache holds unconfirmed uploads too; only the server serves it (server-behaviour.md §13).
+    settings.CRDS_FILE_CACHE.chmod(0o750)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import difflib
-import hashlib
 import logging
 import os
 import re
@@ -90,14 +89,6 @@ def remove_cache_file(name: str) -> None:
         pass
 
 
-def sha1_file(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _progress(request: BatchRequest, text: str) -> None:
     if request.channel:
         jpoll.write(request.channel, text)
@@ -142,7 +133,7 @@ def check_lock(request: BatchRequest, kinds: dict[str, tuple[str, str]]) -> None
 
 def check_duplicates(paths: dict[str, Path]) -> dict[str, str]:
     """{upload: sha1sum}; refuses files identical to cataloged ones, pending uploads included (§16.16)."""
-    sums = {name: sha1_file(path) for name, path in paths.items()}
+    sums = {name: storage.sha1_file(path) for name, path in paths.items()}
     seen: dict[str, str] = {}
     for name, digest in sums.items():
         if digest in seen:
@@ -291,126 +282,184 @@ def _ready_result(request: BatchRequest, context: str, parameters: dict) -> Stor
                                        parameters=parameters, requires_authentication=True)
 
 
-def _send(subject: str, request: BatchRequest, body: str) -> None:
-    mail.send(f"{subject} Batch Submit by {mail.person(request.user)}", body, request.user, extra=request.notify)
+def _send(subject: str, request: BatchRequest, body: str, title: str = "Batch Submit") -> None:
+    mail.send(f"{subject} {title} by {mail.person(request.user)}", body, request.user, extra=request.notify)
 
 
 def batch_submit(request: BatchRequest) -> StoredResult:
     """Run a Batch Submit References; returns the stored READY (or BAD FILES) result."""
+    return run_submission(request, "Batch Submit", _batch_steps)
+
+
+def run_submission(request: BatchRequest, title: str,
+                   steps: Callable[[BatchRequest, _Added], StoredResult]) -> StoredResult:
+    """Run the `steps` of a submission kind: on any failure remove what they added, report FAILED
+    through jpoll and e-mail, and re-raise; else e-mail READY (or BAD FILES, sent by the steps)."""
     added = _Added()
     try:
-        _check_request(request)
-        uploads = certify.ingested_files(request.user)
-        if not uploads:
-            raise SubmissionError("No input files were specified.")
-        try:
-            context = certify.choose_context(request.pmap_mode, request.pmap_name)
-        except certify.CertifyError as exc:
-            raise SubmissionError(str(exc)) from None
-        folder = storage.ingest_dir(request.user)
-        _send("STARTED", request, f"Monitor at: /monitor/{request.channel}/\nDescription: {request.description}\n"
-                                  f"Files: {', '.join(uploads)}\n")
-        for name in uploads:
-            if storage.is_mapping(name):
-                raise SubmissionError(f"Mappings cannot be batch submitted: '{name}'.")
-            if not request.auto_rename and not crds_config.is_valid_reference_name(name):
-                raise SubmissionError(f"Only CRDS-style and CDBS-style names can be accepted without renaming: "
-                                      f"'{name}'.")
-        paths = {name: folder / name for name in uploads}
-        kinds = {name: file_properties(path) for name, path in paths.items()}
-        check_lock(request, kinds)
-
-        results = []
-        for i, name in enumerate(uploads, 1):
-            _progress(request, f"Certifying '{name}' [{i} / {len(uploads)} files]")
-            results.append(vars(certify.certify_file(str(paths[name]), name, context,
-                                                     request.compare_old_reference)))
-        if any(r["status"] == "Failed" for r in results):
-            result = _ready_result(request, context, {"disposition": "bad files", "certify_results": results,
-                                                      "uploaded_basenames": uploads})
-            _send("BAD FILES", request, f"Review at: {request.result_url(result.name)}\n"
-                                        f"Description: {request.description}\n")
+        result = steps(request, added)
+        if result.parameters.get("disposition") == "bad files":
             return result
-
-        _progress(request, "Checking for duplicate files.")
-        sums = check_duplicates(paths)
-        groups: dict[tuple[str, str], list[Path]] = {}
-        for name, kind in kinds.items():
-            groups.setdefault(kind, []).append(paths[name])
-        _progress(request, "Trying the rmap insertions.")
-        olds = trial_insertion(context, groups)
-
-        new_file_map: dict[str, str] = {}
-        for name in uploads:
-            instrument, filekind = kinds[name]
-            official = official_reference_name(name, paths[name], instrument, filekind, request.auto_rename)
-            _progress(request, f"Renaming '{name}' --> '{official}'" if official != name else f"Adding '{name}'")
-            renamed_hst = request.auto_rename and settings.CRDS_OBSERVATORY == "hst"
-            # The record comes first, so a worker killed at any point leaves a record to clean up.
-            catalog_new(official, request, type="reference", instrument=instrument, filekind=filekind,
-                        uploaded_as=name)
-            added.names.append(official)
-            place_reference(paths[name], official, renamed_hst)
-            target = storage.cache_path(official)
-            FileRecord.objects.filter(name=official).update(
-                sha1sum=sha1_file(target) if renamed_hst else sums[name], size=target.stat().st_size,
-                **reference_metadata(target, settings.CRDS_OBSERVATORY))
-            new_file_map[name] = official
-
-        rmap_map: dict[str, str] = {}
-        for (instrument, filekind), group in sorted(groups.items()):
-            old = olds[(instrument, filekind)]
-            new = naming.new_crds_name(instrument, filekind, ".rmap")
-            _progress(request, f"Generating new rmap '{new}' from '{old}'.")
-            catalog_new(new, request, type="mapping", instrument=instrument, filekind=filekind, derived_from=old,
-                        uploaded_as=new)
-            added.names.append(new)
-            official_paths = [storage.cache_path(new_file_map[p.name]) for p in group]
-            new_path = storage.cache_path(new)
-            insert_references(old, new_path, official_paths)
-            _set_mapping_names(new_path, new, old)
-            new_path.chmod(0o444)
-            FileRecord.objects.filter(name=new).update(sha1sum=sha1_file(new_path), size=new_path.stat().st_size)
-            rmap_map[old] = new
-
-        rmap_results = []
-        for new in sorted(rmap_map.values()):
-            _progress(request, f"Certifying new rmap '{new}'.")
-            rmap_results.append(vars(certify.certify_file(str(storage.cache_path(new)), new, context, False)))
-        if any(r["status"] == "Failed" for r in rmap_results):
-            added.remove()
-            result = _ready_result(request, context, {"disposition": "bad files",
-                                                      "certify_results": results + rmap_results,
-                                                      "uploaded_basenames": uploads})
-            _send("BAD FILES", request, f"Review at: {request.result_url(result.name)}\n")
-            return result
-
-        _progress(request, "Checking for derivation collisions and computing differences.")
-        collision_list = [[new, old, others] for old, new in sorted(rmap_map.items())
-                          if (others := collisions(new, old))]
-        diff_results = []
-        for old, new in sorted(rmap_map.items()):
-            logical, text = differences(old, new)
-            diff_results.append({"old": old, "new": new, "logical": logical, "text": text})
-        result = _ready_result(request, context, {
-            "new_file_map": {**new_file_map, **rmap_map}, "uploaded_basenames": uploads,
-            "context_rmaps": sorted(rmap_map.values()), "certify_results": results + rmap_results,
-            "collision_list": collision_list, "diff_results": diff_results, "reference_map": new_file_map,
-            "rmap_map": rmap_map})
     except BaseException as exc:
         added.remove()
         if request.channel and not isinstance(exc, jpoll.Aborted):
             jpoll.fail(request.channel, str(exc) if isinstance(exc, SubmissionError) else "internal server error")
         if not isinstance(exc, SubmissionError):
-            log.exception("Batch submit by %s failed", request.user)
-        _send("FAILED", request, f"Task: Batch Submit\nUser: {request.user}\nDescription: {request.description}\n"
-                                 f"Error: {exc}\n")
+            log.exception("%s by %s failed", title, request.user)
+        _send("FAILED", request, f"Task: {title}\nUser: {request.user}\nDescription: {request.description}\n"
+                                 f"Error: {exc}\n", title)
         raise
     url = request.result_url(result.name)
     _send("READY", request, f"Review/Confirm at: {url.replace('/display_result/', '/authenticated_result/')}\n"
                             f"Description: {request.description}\n" +
-          "".join(f"{a} --> {b}\n" for a, b in result.parameters["new_file_map"].items()))
+          "".join(f"{a} --> {b}\n" for a, b in result.parameters["new_file_map"].items()), title)
     return result
+
+
+def start(request: BatchRequest, title: str, need_uploads: bool = True) -> tuple[str, list[str]]:
+    """Check the form, choose the derive-from context and send STARTED; (context, ingest files)."""
+    _check_request(request)
+    uploads = certify.ingested_files(request.user) if need_uploads else []
+    if need_uploads and not uploads:
+        raise SubmissionError("No input files were specified.")
+    try:
+        context = certify.choose_context(request.pmap_mode, request.pmap_name)
+    except certify.CertifyError as exc:
+        raise SubmissionError(str(exc)) from None
+    _send("STARTED", request, f"Monitor at: /monitor/{request.channel}/\nDescription: {request.description}\n"
+                              f"Files: {', '.join(uploads)}\n", title)
+    return context, uploads
+
+
+def reference_uploads(request: BatchRequest, uploads: list[str], kind: str) -> tuple[dict, dict]:
+    """({upload: path}, {upload: (instrument, filekind)}) of uploads that must all be references."""
+    folder = storage.ingest_dir(request.user)
+    for name in uploads:
+        if storage.is_mapping(name):
+            raise SubmissionError(f"Mappings cannot be {kind}: '{name}'.")
+        if not request.auto_rename and not crds_config.is_valid_reference_name(name):
+            raise SubmissionError(f"Only CRDS-style and CDBS-style names can be accepted without renaming: "
+                                  f"'{name}'.")
+    paths = {name: folder / name for name in uploads}
+    kinds = {name: file_properties(path) for name, path in paths.items()}
+    check_lock(request, kinds)
+    return paths, kinds
+
+
+def certify_uploads(request: BatchRequest, context: str, paths: dict[str, Path]) -> list[dict]:
+    results = []
+    for i, (name, path) in enumerate(paths.items(), 1):
+        _progress(request, f"Certifying '{name}' [{i} / {len(paths)} files]")
+        results.append(vars(certify.certify_file(str(path), name, context, request.compare_old_reference)))
+    return results
+
+
+def bad_files(request: BatchRequest, context: str, results: list[dict], uploads: list[str], title: str,
+              **parameters) -> StoredResult | None:
+    """The BAD FILES result (e-mailed) if any certify result failed, else None."""
+    if not any(r["status"] == "Failed" for r in results):
+        return None
+    result = _ready_result(request, context, {"disposition": "bad files", "certify_results": results,
+                                              "uploaded_basenames": uploads, **parameters})
+    _send("BAD FILES", request, f"Review at: {request.result_url(result.name)}\n"
+                                f"Description: {request.description}\n", title)
+    return result
+
+
+def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path], kinds: dict[str, tuple[str, str]],
+                   sums: dict[str, str]) -> dict[str, str]:
+    """Name, place and catalog the uploaded references as `uploaded`; {upload: official name}."""
+    new_file_map: dict[str, str] = {}
+    for name, path in paths.items():
+        instrument, filekind = kinds[name]
+        official = official_reference_name(name, path, instrument, filekind, request.auto_rename)
+        _progress(request, f"Renaming '{name}' --> '{official}'" if official != name else f"Adding '{name}'")
+        renamed_hst = request.auto_rename and settings.CRDS_OBSERVATORY == "hst"
+        # The record comes first, so a worker killed at any point leaves a record to clean up.
+        catalog_new(official, request, type="reference", instrument=instrument, filekind=filekind,
+                    uploaded_as=name)
+        added.names.append(official)
+        place_reference(path, official, renamed_hst)
+        target = storage.cache_path(official)
+        FileRecord.objects.filter(name=official).update(
+            sha1sum=storage.sha1_file(target) if renamed_hst else sums[name], size=target.stat().st_size,
+            **reference_metadata(target, settings.CRDS_OBSERVATORY))
+        new_file_map[name] = official
+    return new_file_map
+
+
+def write_rmap(request: BatchRequest, added: _Added, old: str, edit: Callable[[str, Path], None]) -> str:
+    """Catalog the next official rmap after `old` and write it with `edit(old, new_path)`; its name."""
+    instrument, filekind = naming.mapping_properties(old)
+    new = naming.new_crds_name(instrument, filekind, ".rmap")
+    _progress(request, f"Generating new rmap '{new}' from '{old}'.")
+    catalog_new(new, request, type="mapping", instrument=instrument, filekind=filekind, derived_from=old,
+                uploaded_as=new)
+    added.names.append(new)
+    new_path = storage.cache_path(new)
+    edit(old, new_path)
+    _set_mapping_names(new_path, new, old)
+    new_path.chmod(0o444)
+    FileRecord.objects.filter(name=new).update(sha1sum=storage.sha1_file(new_path), size=new_path.stat().st_size)
+    return new
+
+
+def certify_mappings(request: BatchRequest, context: str, names: list[str]) -> list[dict]:
+    """Certify new cataloged mappings against `context`."""
+    results = []
+    for new in sorted(names):
+        _progress(request, f"Certifying new mapping '{new}'.")
+        results.append(vars(certify.certify_file(str(storage.cache_path(new)), new, context, False)))
+    return results
+
+
+def review(request: BatchRequest, derivations: dict[str, str]) -> tuple[list, list]:
+    """(collision list, difference results) of new mappings {old: new}."""
+    _progress(request, "Checking for derivation collisions and computing differences.")
+    collision_list = [[new, old, others] for old, new in sorted(derivations.items())
+                      if (others := collisions(new, old))]
+    diff_results = []
+    for old, new in sorted(derivations.items()):
+        logical, text = differences(old, new)
+        diff_results.append({"old": old, "new": new, "logical": logical, "text": text})
+    return collision_list, diff_results
+
+
+def _batch_steps(request: BatchRequest, added: _Added) -> StoredResult:
+    """The steps of a Batch Submit References, recording what they add in `added`."""
+    context, uploads = start(request, "Batch Submit")
+    paths, kinds = reference_uploads(request, uploads, "batch submitted")
+    results = certify_uploads(request, context, paths)
+    if failed := bad_files(request, context, results, uploads, "Batch Submit"):
+        return failed
+
+    _progress(request, "Checking for duplicate files.")
+    sums = check_duplicates(paths)
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for name, kind in kinds.items():
+        groups.setdefault(kind, []).append(paths[name])
+    _progress(request, "Trying the rmap insertions.")
+    olds = trial_insertion(context, groups)
+
+    new_file_map = add_references(request, added, paths, kinds, sums)
+    rmap_map: dict[str, str] = {}
+    for kind, group in sorted(groups.items()):
+        official_paths = [storage.cache_path(new_file_map[p.name]) for p in group]
+        old = olds[kind]
+        rmap_map[old] = write_rmap(request, added, old,
+                                   lambda old, new_path, refs=official_paths: insert_references(old, new_path, refs))
+
+    rmap_results = certify_mappings(request, context, list(rmap_map.values()))
+    if any(r["status"] == "Failed" for r in rmap_results):
+        added.remove()
+        return bad_files(request, context, results + rmap_results, uploads, "Batch Submit")
+
+    collision_list, diff_results = review(request, rmap_map)
+    return _ready_result(request, context, {
+        "new_file_map": {**new_file_map, **rmap_map}, "uploaded_basenames": uploads,
+        "context_rmaps": sorted(rmap_map.values()), "certify_results": results + rmap_results,
+        "collision_list": collision_list, "diff_results": diff_results, "reference_map": new_file_map,
+        "rmap_map": rmap_map})
 
 
 def announce_done(request: BatchRequest, result: StoredResult) -> None:

@@ -5,9 +5,11 @@ holds unconfirmed uploads, which must never leak.  Every refusal is a plain
 404 (never an HTML page with status 200, which a client would save as the
 file).  Downloads are the most frequent requests (a sync fetches every
 mapping of a context), so they are answered from the in-memory index of
-distributable files, not a catalog query.  Files are streamed from disk (FileResponse, so mod_wsgi can use
-sendfile); HTTP Range and conditional GET use the sha1sum as ETag so
-interrupted downloads resume.
+distributable files, not a catalog query.  Under mod_wsgi a plain whole-file
+GET is handed to Apache (local redirect), which sends the file with sendfile:
+the daemon process would otherwise copy every byte through its socket.  Other
+requests are streamed from disk (FileResponse); HTTP Range and conditional GET
+use the sha1sum as ETag so interrupted downloads resume.
 """
 
 from __future__ import annotations
@@ -67,12 +69,28 @@ def unchecked_get(request, kind: str, observatory: str, name: str) -> HttpRespon
     except Unavailable as exc:
         return _not_found(str(exc))
     path = storage.cache_path(name)
+    if _apache_may_deliver(request) and path.is_file():
+        return _delivered_by_apache(request, path, sha1sum)
     try:
         handle = open(path, "rb")
     except OSError:
         return _not_found(f"File '{name}' is known to CRDS but this server does not hold a copy.")
     return _file_response(request, handle, sha1sum, "text/plain; charset=utf-8" if kind == "mappings"
                           else "application/octet-stream")
+
+
+def _apache_may_deliver(request) -> bool:
+    """A plain whole-file GET in a mod_wsgi daemon process (which can hand the transfer to Apache)."""
+    return (request.method == "GET" and bool(request.META.get("mod_wsgi.process_group"))
+            and "Range" not in request.headers and "If-None-Match" not in request.headers)
+
+
+def _delivered_by_apache(request, path, sha1sum: str) -> HttpResponse:
+    """200 with a local Location: mod_wsgi has Apache serve the file itself (sendfile; servers/httpd.conf)."""
+    response = HttpResponse(status=200)
+    url = f"{request.META.get('SCRIPT_NAME', '')}/_delivered_files/{path.relative_to(settings.CRDS_FILE_CACHE)}"
+    response["Location"] = url + (f"?{sha1sum}" if re.fullmatch(r"[0-9a-f]{40}", sha1sum) else "")
+    return response
 
 
 def _file_response(request, handle, sha1sum: str, content_type: str) -> HttpResponse:

@@ -7,6 +7,11 @@ SQLite database, file cache), migrated and loaded with the HST test cache by
 `manage.py init_catalog --from-cache`.  Registered as a pytest plugin by the
 top-level conftest.py, so any app's tests may use `crds_live_server` (and
 `crds_live_server_jwst`).
+
+With CRDS_LIVE_SERVER_URL set (./runtests --live), the fixtures instead name that
+already running, installed server (of CRDS_LIVE_SERVER_OBSERVATORY, hst by default);
+its manage.py commands run with CRDS_LIVE_SERVER_SITE_ENV when given.  Tests that
+need what only a private server offers (its log, its files) skip there.
 """
 
 from __future__ import annotations
@@ -36,13 +41,16 @@ class LiveServer:
     """A running server: its base URL, server root and the environment its commands need."""
 
     url: str
-    root: Path
+    root: Path | None
     observatory: str = "hst"
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    external: bool = False
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a manage.py command against this server's database and files."""
+        if self.external and "CRDS_SITE_ENV" not in self.env:
+            pytest.skip(f"manage.py {args[0]} on {self.url} needs CRDS_LIVE_SERVER_SITE_ENV")
         return subprocess.run([sys.executable, str(CHECKOUT / "manage.py"), *args], env=self.env,
                               capture_output=True, text=True, check=check, timeout=600)
 
@@ -124,11 +132,35 @@ def stop(server: LiveServer, remove: bool = True) -> None:
         shutil.rmtree(server.root, ignore_errors=True)
 
 
+def external() -> LiveServer | None:
+    """The installed server named by CRDS_LIVE_SERVER_URL (./runtests --live), or None."""
+    url = os.environ.get("CRDS_LIVE_SERVER_URL", "").rstrip("/")
+    if not url:
+        return None
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CRDS_")}
+    site_env = os.environ.get("CRDS_LIVE_SERVER_SITE_ENV")
+    if site_env:
+        env.update(CRDS_SITE_ENV=site_env, DJANGO_SETTINGS_MODULE="crds_server.settings")
+    return LiveServer(url=url, root=None, observatory=os.environ.get("CRDS_LIVE_SERVER_OBSERVATORY", "hst"),
+                      env=env, external=True)
+
+
+def _external_or_skip(observatory: str) -> LiveServer | None:
+    server = external()
+    if server is not None and server.observatory != observatory:
+        pytest.skip(f"the server under test ({server.url}) is not a {observatory} server")
+    return server
+
+
 @pytest.fixture(scope="session")
 def crds_live_server():
     """A running HST server loaded with the shared test cache, for the whole test session."""
     from crds_server import testing
 
+    installed = _external_or_skip("hst")
+    if installed is not None:
+        yield installed
+        return
     extra = [testing.test_data() / "hst" / name for name in EXTRA_REFERENCES]
     server = start(testing.test_cache(), extra)
     try:
@@ -142,6 +174,10 @@ def crds_live_server_jwst():
     """A running JWST server loaded with the shared test cache's JWST rules (no references held)."""
     from crds_server import testing
 
+    installed = _external_or_skip("jwst")
+    if installed is not None:
+        yield installed
+        return
     server = start(testing.test_cache(), observatory="jwst")
     try:
         yield server

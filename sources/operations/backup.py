@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -81,14 +80,6 @@ def offline(reason: str) -> Iterator[None]:
     finally:
         if made:
             flag.unlink(missing_ok=True)
-
-
-def sha1_file(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------- database
@@ -227,7 +218,7 @@ def _write_manifest(directory: Path, created: datetime.datetime) -> dict:
     files = {}
     for path in sorted(directory.iterdir()):
         if path.name != MANIFEST:
-            files[path.name] = {"sha1sum": sha1_file(path), "size": path.stat().st_size}
+            files[path.name] = {"sha1sum": storage.sha1_file(path), "size": path.stat().st_size}
     manifest = {"created": created.strftime("%Y-%m-%d %H:%M:%S"), "observatory": settings.CRDS_OBSERVATORY,
                 "usecase": settings.CRDS_USECASE, "engine": engine(), "migrations": applied_migrations(),
                 "counts": table_counts(), "files": files}
@@ -329,7 +320,7 @@ def check_backup(path: Path) -> Backup:
         target = path / name
         if not target.is_file() or target.stat().st_size != expected.get("size"):
             raise BackupError(f"{path}/{name} is missing or truncated: the backup is damaged.")
-        if sha1_file(target) != expected.get("sha1sum"):
+        if storage.sha1_file(target) != expected.get("sha1sum"):
             raise BackupError(f"{path}/{name} does not match its checksum: the backup is damaged.")
     if engine() == "mariadb":
         with open(path / DB_FILES["mariadb"], "rb") as dump:

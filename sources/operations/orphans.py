@@ -14,8 +14,7 @@ from pathlib import Path
 
 from interactive import storage
 from interactive.models import FileRecord
-
-from operations.backup import sha1_file
+from interactive.storage import sha1_file
 
 
 @dataclass

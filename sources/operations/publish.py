@@ -48,3 +48,33 @@ def publish(force: bool = False) -> str:
     if context:
         services.push_remote_context("latest", remote.key, context)
     return f"published server_config of {context or 'no context'} in {directory}; remote context {remote.name}"
+
+
+class PublishError(Exception):
+    """The shared cache could not be brought up to date."""
+
+
+def sync_group_cache(target: Path, url: str | None = None, contexts: list[str] | None = None,
+                     references: bool = True, force: bool = False) -> str:
+    """Publish this (ops) server's files into the shared read-only cache that clients use with
+    CRDS_READONLY_CACHE (the original's sync_ops_to_grp and set_grp_cache_permissions)."""
+    from operations import mirror
+
+    if settings.CRDS_USECASE != "ops" and not force:
+        return f"usecase {settings.CRDS_USECASE} is not ops: nothing done (the shared cache follows the ops server)"
+    if backup.offline_flag().exists() and not force:
+        return f"server offline for maintenance ({backup.offline_flag()}): nothing done"
+    if not target.is_absolute():
+        raise PublishError(f"Give the shared cache as an absolute path, not {str(target)[:200]!r}.")
+    selection = ["--contexts", *contexts] if contexts else ["--all"]
+    code, output = mirror.crds_sync(url or settings.CRDS_PUBLIC_URL, target, *selection,
+                                    *(["--fetch-references"] if references else []))
+    if code:
+        errors = [line for line in output.splitlines() if "ERROR" in line][:3]
+        raise PublishError(f"crds sync into {target} failed: {'; '.join(errors) or f'exit {code}'}")
+    for path in target.rglob("*"):
+        if path.is_dir():
+            path.chmod(0o755)
+        elif path.parent.parent.name != "config":
+            path.chmod(0o444)
+    return f"synchronised {target} from {url or settings.CRDS_PUBLIC_URL} ({' '.join(selection)})"

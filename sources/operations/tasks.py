@@ -28,3 +28,19 @@ def nightly_report() -> str:
     if report.failures:
         raise RuntimeError(report.subject)
     return report.subject
+
+
+@shared_task(name="operations.sync_group_cache")
+def sync_group_cache() -> str:
+    """host/sync_ops_to_grp for beat: the shared cache is $CRDS_GROUP_CACHE of the worker."""
+    import os
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if settings.CRDS_USECASE != "ops":
+        return f"usecase {settings.CRDS_USECASE} is not ops: nothing done"
+    target = os.environ.get("CRDS_GROUP_CACHE", "")
+    if not target:
+        raise RuntimeError("CRDS_GROUP_CACHE (the shared cache directory) is not set for the worker")
+    return publish.sync_group_cache(Path(target))

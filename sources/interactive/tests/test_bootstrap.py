@@ -89,3 +89,12 @@ class BootstrapTests(TestCase):
                 (self.file_cache / name).write_text(text)
             loaded = rmap.load_mapping(pmap, path=str(self.file_cache))
             self.assertEqual(set(loaded.mapping_names()), set(texts), observatory)
+
+
+def test_file_cache_is_not_world_readable():
+    from django.conf import settings
+
+    from interactive import storage
+
+    storage.make_dirs()
+    assert settings.CRDS_FILE_CACHE.stat().st_mode & 0o777 == 0o750

@@ -141,8 +141,9 @@ def test_getreferences_remote_mode_uses_the_server(crds_live_server, tmp_path):
     path = Path(python(crds_live_server, tmp_path, code, CRDS_MODE="remote").strip().splitlines()[-1])
     assert path.name == HELD_REFERENCE
     assert sha1(path) == sha1(original(HELD_REFERENCE))
-    log = (crds_live_server.root / "runserver.log").read_text()
-    assert "get_best_references" in log
+    if not crds_live_server.external:  # an installed server's log is its operator's
+        log = (crds_live_server.root / "runserver.log").read_text()
+        assert "get_best_references" in log
     assert not (tmp_path / "mappings" / "hst" / "hst_0729.pmap").exists()  # rules stayed on the server
 
 
@@ -196,6 +197,8 @@ def test_offline_fallback_after_the_server_stops(tmp_path_factory):
     """A synced client keeps computing from its cached server_config when the server is gone."""
     from jsonapi import live_server
 
+    if live_server.external():
+        pytest.skip("stops its own private server; the installed server under test must keep running")
     server = live_server.start(testing.test_cache())
     cache = tmp_path_factory.mktemp("offline-cache")
     try:

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""The JSON-RPC and web-page benchmarks on the production stack, in one run.
+
+A temporary copy of the checkout (the script tests' copy: own ports, database
+names, memcached and Celery queue) is installed as hst test (MariaDB,
+memcached, Apache + mod_wsgi, Celery), loaded with `./init --from-cache` from
+the shared HST test cache and started with `./run`; a 200 MiB reference is
+added to its catalog.  This process sets Django up on the same site.env (same
+database and memcached, so invalidating the catalog generation here reaches
+the Apache daemons), then runs bench_jsonapi's measurements and bench_pages'
+page timings over HTTP through Apache.  Everything is stopped and the
+databases dropped at the end.
+
+    .venv/bin/python bench/bench_production.py [--seconds S] [--runs N] [--page-runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(CHECKOUT / "tests"))
+sys.path.insert(0, str(CHECKOUT / "sources"))
+sys.path.insert(0, str(CHECKOUT / "bench"))
+
+import bench_jsonapi  # noqa: E402
+import bench_pages  # noqa: E402
+
+from conftest import free_port, make_copy, remove_copy  # noqa: E402
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def install(copy) -> str:
+    """Install, start and load the copy as hst test; its base URL."""
+    from crds_server import testing
+
+    port = free_port()
+    queue = f"{copy.db_prefix}_bench"
+    copy.write_config("hst", "test", CRDS_PORT=str(port), CRDS_BACKUP_PORT=str(free_port()),
+                      CRDS_MEMCACHED_PORT=str(free_port()), CRDS_REDIS_URL=REDIS_URL, CRDS_CELERY_QUEUE=queue,
+                      CRDS_CACHE_PREFIX=queue)
+    copy.run("./install", "hst", "test", check=True, timeout=600)
+    copy.run("./run", check=True, timeout=300)
+    copy.run("./init", "--from-cache", str(testing.test_cache()), check=True, timeout=600)
+    return f"http://127.0.0.1:{port}"
+
+
+def http_ms(base: str, url: str) -> float:
+    started = time.perf_counter()
+    with urllib.request.urlopen(base + url, timeout=300) as response:
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{url} answered {response.status}")
+    return (time.perf_counter() - started) * 1000
+
+
+def static_ceiling(copy, base: str) -> dict[str, str]:
+    """The large reference served as a plain Apache static file: the fastest HTTP download here."""
+    import shutil
+
+    from interactive import storage
+
+    source = storage.cache_path(bench_jsonapi.LARGE_REFERENCE)
+    shutil.copy(source, copy.root / "var/hst/test/server/static" / source.name)
+    size = source.stat().st_size * 2 / 1e6
+    ours = bench_jsonapi.median_time(
+        lambda: [bench_jsonapi.fetch(f"{base}/unchecked_get/references/hst/{source.name}") for _ in range(2)], 3)
+    static = bench_jsonapi.median_time(
+        lambda: [bench_jsonapi.fetch(f"{base}/static/{source.name}") for _ in range(2)], 3)
+    return {"download of the large reference: MB/s (same file as an Apache static file)":
+            f"{size / ours:.0f} ({size / static:.0f})",
+            "download of the large reference: throughput / Apache static file": f"{static / ours:.2f}"}
+
+
+def memcached_connections(copy, base: str) -> dict[str, str]:
+    """Connections memcached accepted during 100 server-info requests (0 when the daemons keep theirs)."""
+    from pymemcache.client.base import Client
+
+    memcache = Client(("127.0.0.1", int(copy.site()["CRDS_MEMCACHED_PORT"])))
+    before = int(memcache.stats()[b"total_connections"])
+    for _ in range(100):
+        bench_jsonapi.post(base, "get_server_info")
+    opened = int(memcache.stats()[b"total_connections"]) - before
+    memcache.close()
+    return {"memcached connections opened by 100 requests": str(opened)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rate measurement")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--page-runs", type=int, default=9)
+    args = parser.parse_args()
+    from jsonapi.live_server import LiveServer
+
+    copy = make_copy()
+    try:
+        base = install(copy)
+        server = LiveServer(url=base, root=copy.root, env={"CRDS_SITE_ENV": str(copy.root / "site.env")})
+        bench_jsonapi.setup_in_process(server)
+        from interactive import cache
+        from interactive.models import FileRecord
+
+        bench_jsonapi.add_large_reference()
+        cache.invalidate()
+        rows = bench_pages.time_pages(lambda url: http_ms(base, url), cache.invalidate, args.page_runs)
+        figures = bench_jsonapi.measure(server, args, shared_cache=True)
+        figures.update(static_ceiling(copy, base))
+        figures.update(memcached_connections(copy, base))
+        files = FileRecord.objects.count()
+        from stats import recorder
+
+        recorder.flush()  # this process's request statistics, before the database goes away
+    finally:
+        remove_copy(copy)
+    print(f"production stack: Apache + mod_wsgi, MariaDB, memcached; load average {os.getloadavg()}")
+    bench_jsonapi.print_figures(figures)
+    print()
+    bench_pages.print_rows(rows, files, args.page_runs)
+
+
+if __name__ == "__main__":
+    main()

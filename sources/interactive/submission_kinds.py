@@ -1,0 +1,375 @@
+"""The submission kinds besides Batch Submit (server-behaviour.md §5.6, §5.7).
+
+Each kind is a set of steps run by `submission.run_submission`, so it shares
+the batch submission's cleanup on failure, jpoll progress, e-mails and the
+READY result that `interactive.confirm` confirms, cancels or forces:
+
+* submit mappings: certified mappings under official names, optionally with
+  imaps and a pmap generated from the submitted rmaps at confirm;
+* submit references: certified references with no rules change;
+* delete / add references: new rmaps of the derive-from context without, or
+  with, references already in the catalog;
+* create contexts (superuser): new imaps and pmap from chosen rmaps at once.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from crds.core import config as crds_config
+from django.conf import settings
+
+from interactive import catalog, certify, confirm, contexts, delivery, naming, storage
+from interactive.models import UPLOADED, USABLE_STATES, FileRecord, StoredResult
+from interactive.submission import (
+    BatchRequest,
+    SubmissionError,
+    _Added,
+    _CrdsErrors,
+    _progress,
+    _ready_result,
+    _set_mapping_names,
+    add_references,
+    bad_files,
+    catalog_new,
+    certify_mappings,
+    certify_uploads,
+    check_duplicates,
+    check_lock,
+    insert_references,
+    old_rmap,
+    reference_uploads,
+    review,
+    run_submission,
+    start,
+    write_rmap,
+)
+
+SUBMIT_MAPPINGS, SUBMIT_REFERENCES = "submit mappings", "submit references"
+DELETE_REFERENCES, ADD_REFERENCES, CREATE_CONTEXTS = "delete references", "add references", "create contexts"
+NAMES_SPLIT = re.compile(r"[\s,]+")
+
+
+def split_names(text: str) -> list[str]:
+    """File names typed in a form, separated by whitespace or commas, in order and without repeats."""
+    return list(dict.fromkeys(name for name in NAMES_SPLIT.split(text or "") if name))
+
+
+# ---------------------------------------------------------------- submit mappings
+
+
+def _load(path: Path, shown: str):
+    from crds.core import rmap
+
+    try:
+        return rmap.load_mapping(str(path))
+    except Exception as exc:
+        from interactive.web import strip_paths
+
+        raise SubmissionError(f"Mapping '{shown}' cannot be loaded: {strip_paths(str(exc))}") from None
+
+
+def _children(upload: str, mapping) -> list[str]:
+    """The files a mapping names directly: references of an rmap, rmaps of an imap, imaps of a pmap."""
+    if upload.endswith(".rmap"):
+        return sorted(mapping.reference_names())
+    return sorted({getattr(child, "basename", child) for child in mapping.selections.values()})
+
+
+def check_children(upload: str, mapping) -> list[str]:
+    """§5.7: every file named must be cataloged and usable, none blacklisted; warnings for rejected ones."""
+    names = [n for n in _children(upload, mapping) if not n.upper().startswith(("N/A", "OMIT"))]
+    records = {r.name: r for r in FileRecord.objects.filter(name__in=names)}
+    warnings = []
+    for name in names:
+        record = records.get(name)
+        if record is None or record.state not in USABLE_STATES:
+            raise SubmissionError(f"In '{upload}': file '{name}' is not known to CRDS.")
+        if record.blacklisted:
+            raise SubmissionError(f"In '{upload}': file '{name}' is blacklisted; mappings using it are refused.")
+        if record.rejected:
+            warnings.append(f"WARNING - In '{upload}': file '{name}' is marked bad.")
+    return warnings
+
+
+def check_derivation(upload: str, mapping) -> str:
+    """The cataloged mapping `upload` derives from, "" when generated; refuses unknown ones."""
+    derived_from = str(mapping.header.get("derived_from", ""))
+    if not derived_from or " " in derived_from or not storage.is_mapping(derived_from):
+        return ""
+    if not FileRecord.objects.filter(name=derived_from, type="mapping").exists():
+        raise SubmissionError(f"'{upload}' is derived from '{derived_from}', which is not known to CRDS.")
+    return derived_from
+
+
+def mapping_kind(upload: str, mapping) -> tuple[str, str, str]:
+    """(instrument, filekind, extension) of an uploaded mapping, from its header."""
+    extension = Path(upload).suffix
+    instrument = "" if extension == ".pmap" else str(mapping.header.get("instrument", "")).lower()
+    filekind = str(mapping.header.get("filekind", "")).lower() if extension == ".rmap" else ""
+    if (extension != ".pmap" and not instrument) or (extension == ".rmap" and not filekind):
+        raise SubmissionError(f"The header of '{upload}' names no instrument or type.")
+    return instrument, filekind, extension
+
+
+def official_mapping_name(upload: str, instrument: str, filekind: str, extension: str, auto_rename: bool) -> str:
+    if auto_rename:
+        return naming.new_crds_name(instrument, filekind, extension)
+    if not crds_config.is_valid_mapping_name(upload) or "_" not in upload or re.search(r"_\d{4}\.", upload) is None:
+        raise SubmissionError(f"Without auto-rename, '{upload}' must be a valid new-style mapping name "
+                              "such as hst_acs_darkfile_0400.rmap.")
+    if naming.is_taken(upload):
+        raise SubmissionError(f"File named '{upload}' already exists in CRDS.")
+    return upload
+
+
+def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool) -> StoredResult:
+    title = "Submit Mappings"
+    context, uploads = start(request, title)
+    folder = storage.ingest_dir(request.user)
+    for name in uploads:
+        if not storage.is_mapping(name):
+            raise SubmissionError(f"Only mappings (.rmap, .imap, .pmap) can be submitted here: '{name}'. "
+                                  "Submit references with /submit/reference/ or /batch_submit_references/.")
+    if generate_contexts and not all(name.endswith(".rmap") for name in uploads):
+        raise SubmissionError("Contexts can be generated only when every submitted file is an .rmap.")
+    paths = {name: folder / name for name in uploads}
+    results = certify_uploads(request, context, paths)
+    if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_MAPPINGS):
+        return failed
+
+    mappings = {name: _load(path, name) for name, path in paths.items()}
+    kinds = {name: mapping_kind(name, mapping) for name, mapping in mappings.items()}
+    check_lock(request, {name: (instrument, filekind) for name, (instrument, filekind, _) in kinds.items()
+                         if instrument})
+    warnings = []
+    derivations = {}
+    for name, mapping in mappings.items():
+        _progress(request, f"Checking the files named by '{name}'.")
+        warnings += check_children(name, mapping)
+        derivations[name] = check_derivation(name, mapping)
+    for result in results:
+        result["lines"] += [w for w in warnings if f"'{result['name']}'" in w]
+    _progress(request, "Checking for duplicate files.")
+    check_duplicates(paths)
+
+    new_file_map: dict[str, str] = {}
+    order = sorted(uploads, key=lambda n: (".rmap", ".imap", ".pmap").index(Path(n).suffix))
+    for name in order:
+        instrument, filekind, extension = kinds[name]
+        official = official_mapping_name(name, instrument, filekind, extension, request.auto_rename)
+        _progress(request, f"Renaming '{name}' --> '{official}'" if official != name else f"Adding '{name}'")
+        catalog_new(official, request, type="mapping", instrument=instrument, filekind=filekind,
+                    derived_from=derivations[name] or str(mappings[name].header.get("derived_from", ""))[:128],
+                    uploaded_as=name)
+        added.names.append(official)
+        target = storage.cache_path(official)
+        shutil.copyfile(paths[name], target)
+        # Keep the header consistent with the official name; derived_from stays as submitted.
+        _set_mapping_names(target, official, str(mappings[name].header.get("derived_from", "")))
+        target.chmod(0o444)
+        FileRecord.objects.filter(name=official).update(sha1sum=storage.sha1_file(target), size=target.stat().st_size)
+        new_file_map[name] = official
+
+    official_results = certify_mappings(request, context, list(new_file_map.values()))
+    if any(r["status"] == "Failed" for r in official_results):
+        added.remove()
+        return bad_files(request, context, results + official_results, uploads, title,
+                         submission_kind=SUBMIT_MAPPINGS)
+    collision_list, diff_results = review(request, {derivations[n]: o for n, o in new_file_map.items()
+                                                    if derivations[n]})
+    return _ready_result(request, context, {
+        "submission_kind": SUBMIT_MAPPINGS, "more_submits": "/submit/mapping/", "new_file_map": new_file_map,
+        "uploaded_basenames": uploads, "certify_results": results, "collision_list": collision_list,
+        "diff_results": diff_results,
+        "context_rmaps": sorted(new_file_map.values()) if generate_contexts else []})
+
+
+def submit_mappings(request: BatchRequest, generate_contexts: bool = False) -> StoredResult:
+    """Submit the mappings of the user's ingest area; READY (or BAD FILES) result."""
+    return run_submission(request, "Submit Mappings", partial(_mapping_steps, generate_contexts=generate_contexts))
+
+
+# ---------------------------------------------------------------- submit references
+
+
+def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
+    title = "Submit References"
+    context, uploads = start(request, title)
+    paths, kinds = reference_uploads(request, uploads, "submitted as references")
+    results = certify_uploads(request, context, paths)
+    if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_REFERENCES):
+        return failed
+    _progress(request, "Checking for duplicate files.")
+    sums = check_duplicates(paths)
+    new_file_map = add_references(request, added, paths, kinds, sums)
+    return _ready_result(request, context, {
+        "submission_kind": SUBMIT_REFERENCES, "more_submits": "/submit/reference/", "new_file_map": new_file_map,
+        "uploaded_basenames": uploads, "certify_results": results, "reference_map": new_file_map})
+
+
+def submit_references(request: BatchRequest) -> StoredResult:
+    """Submit the references of the user's ingest area with no rules change; READY result."""
+    return run_submission(request, "Submit References", _reference_steps)
+
+
+# ---------------------------------------------------------------- delete / add references
+
+
+def cataloged_references(names: list[str]) -> dict[str, FileRecord]:
+    if not names:
+        raise SubmissionError("No reference files were specified.")
+    records = {}
+    for name in names:
+        try:
+            storage.check_filename(name)
+        except Exception:
+            raise SubmissionError(f"Invalid file name '{name[:128]}'.") from None
+        record = FileRecord.objects.filter(name=name).first()
+        if record is None or record.type != "reference" or record.state not in USABLE_STATES:
+            raise SubmissionError(f"File '{name}' is not a reference known to CRDS.")
+        records[name] = record
+    return records
+
+
+def delete_from_rmap(old: str, new_path: Path, names: list[str]) -> None:
+    """Write rmap `old` without the references `names` to `new_path` (crds refactoring)."""
+    from crds.refactoring import refactor
+
+    with _CrdsErrors() as captured:
+        try:
+            refactor.rmap_delete_references(str(storage.cache_path(old)), str(new_path), names)
+        except Exception as exc:
+            raise SubmissionError(f"Deleting references from '{old}' failed: {exc}") from None
+    if captured.errors:
+        raise SubmissionError(f"Deleting references from '{old}' failed: " + " ".join(captured.errors)[:2000])
+    if not new_path.exists():
+        raise SubmissionError(f"Deleting the references from '{old}' changes nothing.")
+
+
+def _rules_steps(request: BatchRequest, added: _Added, names: list[str], deleting: bool) -> StoredResult:
+    kind, title = (DELETE_REFERENCES, "Delete References") if deleting else (ADD_REFERENCES, "Add References")
+    context, _ = start(request, title, need_uploads=False)
+    records = cataloged_references(names)
+    in_context = set(contexts.load_mapping(context).reference_names())
+    for name, record in records.items():
+        if deleting and name not in in_context:
+            raise SubmissionError(f"File '{name}' is not in context '{context}'.")
+        if not deleting and name in in_context:
+            raise SubmissionError(f"File '{name}' is already in context '{context}'.")
+        if not deleting and (record.rejected or record.blacklisted):
+            raise SubmissionError(f"File '{name}' is marked bad and cannot be added.")
+    kinds = {name: (r.instrument.lower(), r.filekind.lower()) for name, r in records.items()}
+    check_lock(request, kinds)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, group in kinds.items():
+        groups.setdefault(group, []).append(name)
+
+    def edit(old: str, new_path: Path, refs: list[str]) -> None:
+        if deleting:
+            delete_from_rmap(old, new_path, refs)
+        else:
+            insert_references(old, new_path, [storage.cache_path(r) for r in refs])
+
+    olds = {}
+    _progress(request, "Trying the rmap changes.")
+    with tempfile.TemporaryDirectory(prefix="trial-", dir=settings.CRDS_SERVER_FILES) as tmp:
+        for group, refs in sorted(groups.items()):
+            olds[group] = old = old_rmap(context, *group)
+            edit(old, Path(tmp) / old, refs)
+    rmap_map = {olds[group]: write_rmap(request, added, olds[group], partial(edit, refs=refs))
+                for group, refs in sorted(groups.items())}
+    results = certify_mappings(request, context, list(rmap_map.values()))
+    if any(r["status"] == "Failed" for r in results):
+        added.remove()
+        return bad_files(request, context, results, [], title, submission_kind=kind)
+    collision_list, diff_results = review(request, rmap_map)
+    return _ready_result(request, context, {
+        "submission_kind": kind, "more_submits": "/delete/reference/" if deleting else "/add_existing/reference/",
+        "new_file_map": rmap_map, "rmap_map": rmap_map, "context_rmaps": sorted(rmap_map.values()),
+        "certify_results": results, "collision_list": collision_list, "diff_results": diff_results,
+        ("deleted_files" if deleting else "added_files"): sorted(records)})
+
+
+def delete_references(request: BatchRequest, names: list[str]) -> StoredResult:
+    """New rmaps of the derive-from context without the references `names`; READY result."""
+    return run_submission(request, "Delete References", partial(_rules_steps, names=names, deleting=True))
+
+
+def add_existing_references(request: BatchRequest, names: list[str]) -> StoredResult:
+    """New rmaps of the derive-from context with the cataloged references `names`; READY result."""
+    return run_submission(request, "Add References", partial(_rules_steps, names=names, deleting=False))
+
+
+# ---------------------------------------------------------------- create contexts
+
+
+def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
+                    progress: Callable[[str], None] = lambda text: None) -> StoredResult:
+    """§5.6 (superuser): imaps and a pmap naming `rmaps`, derived from `pmap`, generated and delivered at
+    once under the context lock, with the edit pointer moved; returns the stored confirmation page."""
+    import uuid
+
+    from locking import service as locks
+
+    from interactive import cache, set_context, submission
+
+    request = BatchRequest(user=user, description=description)
+    submission._check_request(request)
+    for name in [pmap, *rmaps]:
+        try:
+            storage.check_filename(name)
+        except Exception:
+            raise SubmissionError(f"Invalid file name '{name[:128]}'.") from None
+    if not pmap.endswith(".pmap") or not FileRecord.objects.filter(name=pmap, state__in=USABLE_STATES).exists():
+        raise SubmissionError(f"Context '{pmap}' is not a pipeline context known to CRDS.")
+    if not rmaps:
+        raise SubmissionError("No rmaps were specified.")
+    for name in rmaps:
+        record = catalog.distributable().filter(name=name).first()
+        if not name.endswith(".rmap") or record is None:
+            raise SubmissionError(f"File '{name}' is not an rmap known to CRDS.")
+        if record.blacklisted or record.rejected:
+            raise SubmissionError(f"Rmap '{name}' is marked bad.")
+        progress(f"Certifying '{name}'.")
+        outcome = certify.certify_file(str(storage.cache_path(name)), name, pmap, False)
+        if outcome.status == "Failed":
+            raise SubmissionError(f"Rmap '{name}' fails certification: " + " ".join(outcome.lines[-3:]))
+    holder = StoredResult(user=user, parameters={"description": description})
+    locks.acquire(*confirm.CONTEXT_LOCK, user=user, max_age=confirm.CONTEXT_LOCK_MAX_AGE,
+                  timeout=confirm.CONTEXT_LOCK_WAIT)
+    generated: list[str] = []
+    made = None
+    try:
+        progress(f"Generating contexts from '{pmap}'.")
+        try:
+            generated = confirm.generate_contexts(pmap, rmaps, holder)
+        except confirm.ConfirmError as exc:
+            raise SubmissionError(str(exc)) from None
+        except Exception as exc:
+            raise SubmissionError(f"Generating contexts from '{pmap}' failed: {exc}") from None
+        progress("Delivering " + ", ".join(generated))
+        made = delivery.deliver(generated, CREATE_CONTEXTS, description, user)
+        new_pmap = [n for n in generated if n.endswith(".pmap")][-1]
+        contexts.set_pointer("edit", new_pmap, "set by system")
+        set_context.record_meta_event(f"set edit context -> {new_pmap} by system (create contexts by {user})")
+        cache.invalidate_on_commit()
+    except BaseException:
+        if made is not None:
+            made.remove_links()
+            FileRecord.objects.filter(name__in=generated).update(state=UPLOADED, catalog_link="")
+        submission.destroy_uploaded(generated)
+        raise
+    finally:
+        locks.release(*confirm.CONTEXT_LOCK, user=user)
+    return StoredResult.objects.create(
+        name=str(uuid.uuid4()), page_template=confirm.CONFIRMED_TEMPLATE, user=user, requires_authentication=True,
+        parameters={"disposition": "confirmed", "submission_kind": CREATE_CONTEXTS, "description": description,
+                    "decided_by": user, "original_pmap": pmap, "final_pmap": pmap, "pmap": new_pmap,
+                    "generated": generated, "delivered": generated, "catalog": made.catalog, "new_file_map": {},
+                    "uploaded_basenames": [], "collision_list": []})

@@ -1,0 +1,82 @@
+"""Create contexts (superuser): imaps and a pmap generated at once from chosen rmaps (server-behaviour.md §5.6)."""
+
+from __future__ import annotations
+
+import html
+
+import crds
+from django.contrib.auth.models import User
+from django.test import Client
+
+from interactive import contexts, submission_kinds
+from interactive.models import UPLOADED, FileRecord
+from interactive.submission import SubmissionError
+from interactive.tests import test_submission_views as page_tests
+from interactive.tests.test_submission import SubmissionTestCase
+
+OLDER_BIAS_RMAP = "hst_acs_biasfile_0344.rmap"  # cataloged, replaced by 0345 in hst_0729.pmap
+
+
+def error_div(response) -> str:
+    return html.unescape(page_tests.error_div(response))
+
+
+class CreateContextsTests(SubmissionTestCase):
+    def test_generates_delivers_and_moves_the_edit_pointer_at_once(self):
+        result = submission_kinds.create_contexts(self.user, "hst_0729.pmap", [OLDER_BIAS_RMAP], "Back to 0344")
+        params = result.parameters
+        self.assertEqual(params["pmap"], "hst_0730.pmap")
+        self.assertEqual(params["generated"][0], "hst_0730.pmap")
+        self.assertRegex(params["generated"][1], r"^hst_acs_\d{4}\.imap$")
+        self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
+        pmap = crds.get_cached_mapping("hst_0730.pmap")
+        self.assertEqual(pmap.get_imap("acs").get_rmap("biasfile").basename, OLDER_BIAS_RMAP)
+        self.assertEqual(pmap.header["derived_from"], "hst_0729.pmap")
+        for name in params["generated"]:
+            self.assertEqual(self.record(name).state, "delivered")
+        self.assertTrue(params["catalog"])
+
+    def test_bad_requests_change_nothing(self):
+        cases = [
+            ("hst_0729.pmap", [], "No rmaps were specified."),
+            ("../hst_0729.pmap", [OLDER_BIAS_RMAP], "Invalid file name '../hst_0729.pmap'."),
+            ("hst_0729.pmap", ["a/b.rmap"], "Invalid file name 'a/b.rmap'."),
+            ("hst_9998.pmap", [OLDER_BIAS_RMAP], "Context 'hst_9998.pmap' is not a pipeline context known to CRDS."),
+            ("hst_0729.pmap", ["hst_acs_biasfile_9997.rmap"], "is not an rmap known to CRDS"),
+            ("hst_0729.pmap", ["hst_acs_darkfile_invalid1.rmap"], "hst_acs_darkfile_invalid1.rmap"),
+        ]
+        for pmap, rmaps, message in cases:
+            with self.subTest(message), self.assertRaisesMessage(SubmissionError, message):
+                submission_kinds.create_contexts(self.user, pmap, rmaps, "Some rules")
+        FileRecord.objects.filter(name=OLDER_BIAS_RMAP).update(blacklisted=True)
+        with self.assertRaisesMessage(SubmissionError, "is marked bad"):
+            submission_kinds.create_contexts(self.user, "hst_0729.pmap", [OLDER_BIAS_RMAP], "Some rules")
+        self.assertEqual(contexts.get_pointer("edit"), self.OPERATIONAL)
+        self.assertFalse(FileRecord.objects.filter(state=UPLOADED).exists())
+        self.assert_nothing_added()
+
+
+class CreateContextsPageTests(SubmissionTestCase):
+    login = page_tests.SubmissionPageTests.login
+
+    def test_superuser_only(self):
+        self.assertIn("/login/", Client().get("/create_contexts/")["Location"])
+        response = self.login().get("/create_contexts/")  # file_submission and a lock are not enough
+        self.assertEqual(response.status_code, 403)
+        self.assertIn("Only superusers", error_div(response))
+
+    def test_form_creates_contexts_and_shows_errors(self):
+        User.objects.create_superuser("root", password="pw", email="root@example.org")
+        client = self.login("root", "none", enforce_csrf_checks=True)
+        page = client.get("/create_contexts/")
+        self.assertEqual(page.status_code, 200)
+        token = page.cookies["csrftoken"].value
+        form = {"pmap": "hst_0729.pmap", "rmaps": OLDER_BIAS_RMAP, "description": "Back to 0344"}
+        self.assertEqual(client.post("/create_contexts/", form).status_code, 403)  # CSRF
+        response = client.post("/create_contexts/", {**form, "rmaps": "x/y.rmap", "csrfmiddlewaretoken": token})
+        self.assertEqual(error_div(response), "Invalid file name 'x/y.rmap'.")
+        self.assertEqual(contexts.get_pointer("edit"), self.OPERATIONAL)
+        response = client.post("/create_contexts/", {**form, "csrfmiddlewaretoken": token})
+        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
+        self.assertContains(client.get(response["Location"]), "hst_0730.pmap")

@@ -1,0 +1,197 @@
+"""Submit mappings, with and without generated contexts (server-behaviour.md §5.6, §5.7, §3.4, §15)."""
+
+from __future__ import annotations
+
+import shutil
+
+import crds
+from crds.refactoring import refactor
+from crds_server.testing import test_data
+from django.contrib.auth.models import User
+from jpoll.models import Message
+
+from interactive import confirm, contexts, storage, submission_kinds
+from interactive.models import UPLOADED, FileRecord, StoredResult
+from interactive.submission import BatchRequest, SubmissionError
+from interactive.tests import test_submission_views as page_tests
+from interactive.tests.test_submission import SubmissionTestCase
+from interactive.tests.test_submission_views import error_div
+
+OLD_BIAS_RMAP = "hst_acs_biasfile_0345.rmap"  # the ACS biasfile rmap of hst_0729.pmap
+DELETED = "2581508tj_bia.fits"                 # one of its references
+EDITED = "acs_bias_edit.rmap"                  # upload: OLD_BIAS_RMAP without DELETED
+
+
+class MappingTestsMixin:
+    def upload_edited_rmap(self, name: str = EDITED) -> None:
+        """An rmap derived from OLD_BIAS_RMAP with one reference removed, as an instrument team would edit it."""
+        target = self.ingest / name
+        refactor.rmap_delete_references(str(storage.cache_path(OLD_BIAS_RMAP)), str(target), [DELETED])
+        refactor.update_derivation(str(target), OLD_BIAS_RMAP)
+
+    def upload_test_mapping(self, name: str) -> None:
+        shutil.copy(test_data() / "hst" / name, self.ingest / name)
+
+    def submit_mappings(self, generate_contexts=False, **fields) -> StoredResult:
+        request = BatchRequest(user=self.user, description=fields.pop("description", "New bias rules"), **fields)
+        return submission_kinds.submit_mappings(request, generate_contexts=generate_contexts)
+
+
+class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
+    def test_rmap_with_generated_contexts_confirms_into_a_new_pmap(self):
+        self.upload_edited_rmap()
+        result = self.submit_mappings(generate_contexts=True, channel=(channel := self.open_channel()))
+        params = result.parameters
+        self.assertEqual(params["disposition"], "")
+        official = params["new_file_map"][EDITED]
+        self.assertRegex(official, r"^hst_acs_biasfile_\d{4}\.rmap$")
+        self.assertEqual(params["context_rmaps"], [official])
+        self.assertEqual(params["submission_kind"], "submit mappings")
+        record = self.record(official)
+        self.assertEqual((record.state, record.derived_from, record.uploaded_as, record.type),
+                         (UPLOADED, OLD_BIAS_RMAP, EDITED, "mapping"))
+        path = storage.cache_path(official)
+        self.assertEqual(path.stat().st_mode & 0o777, 0o444)
+        new = crds.get_cached_mapping(official)
+        self.assertEqual((new.header["name"], new.header["derived_from"]), (official, OLD_BIAS_RMAP))
+        self.assertNotIn(DELETED, new.reference_names())
+        self.assertTrue(any(DELETED in line for line in params["diff_results"][0]["logical"]))
+        self.assertTrue((self.ingest / EDITED).exists())  # kept until confirm
+        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit Mappings by Alice Ames",
+                                           "CRDS HST DJANGO READY Submit Mappings by Alice Ames"])
+        self.assertTrue(Message.objects.filter(channel__key=channel, data__icontains="Certifying").exists())
+
+        decision = confirm.decide(result.name, "confirm", self.user)
+        outcome = decision.confirmation.parameters
+        self.assertEqual(outcome["pmap"], "hst_0730.pmap")
+        self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
+        pmap = crds.get_cached_mapping("hst_0730.pmap")
+        self.assertEqual(pmap.get_imap("acs").get_rmap("biasfile").basename, official)
+        self.assertNotIn(DELETED, pmap.reference_names())
+        self.assertEqual(self.record(official).state, "delivered")
+        self.assertFalse((self.ingest / EDITED).exists())
+        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO CONFIRMED Submit Mappings by Alice Ames")
+
+    def open_channel(self) -> str:
+        from jpoll import service as jpoll
+
+        return jpoll.open_channel(self.user)
+
+    def test_without_generated_contexts_confirm_changes_no_context(self):
+        self.upload_edited_rmap()
+        result = self.submit_mappings()
+        self.assertEqual(result.parameters["context_rmaps"], [])
+        outcome = confirm.decide(result.name, "confirm", self.user).confirmation.parameters
+        self.assertEqual(outcome["generated"], [])
+        self.assertEqual(contexts.get_pointer("edit"), self.OPERATIONAL)
+
+    def test_cancel_removes_the_submitted_mapping(self):
+        self.upload_edited_rmap()
+        result = self.submit_mappings()
+        official = result.parameters["new_file_map"][EDITED]
+        confirm.decide(result.name, "cancel", self.user)
+        self.assertFalse(FileRecord.objects.filter(name=official).exists())
+        self.assertFalse(storage.cache_path(official).exists())
+        self.assertTrue((self.ingest / EDITED).exists())
+
+    def test_invalid_rmap_is_bad_files_and_adds_nothing(self):
+        self.upload_test_mapping("hst_acs_darkfile_invalid1.rmap")
+        result = self.submit_mappings()
+        self.assertEqual(result.parameters["disposition"], "bad files")
+        self.assertEqual(result.parameters["certify_results"][0]["status"], "Failed")
+        self.assert_nothing_added()
+        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO BAD FILES Submit Mappings by Alice Ames")
+        with self.assertRaisesMessage(confirm.ConfirmError, "failed certification"):
+            confirm.decide(result.name, "confirm", self.user)
+
+    def test_refusals_change_nothing_and_keep_the_uploads(self):
+        self.upload_edited_rmap()
+        cases = [
+            ({"generate_contexts": True, "name": "hst_acs_0421.imap"},
+             "Contexts can be generated only when every submitted file is an .rmap."),
+            ({"auto_rename": False}, f"'{EDITED}' must be a valid new-style mapping name"),
+        ]
+        for options, message in cases:
+            name = options.pop("name", None)
+            if name:
+                shutil.copy(storage.cache_path(name), self.ingest / name)
+            with self.subTest(message), self.assertRaisesMessage(SubmissionError, message):
+                self.submit_mappings(**options)
+            if name:
+                (self.ingest / name).unlink()
+        shutil.copy(test_data() / "hst" / "hst_acs_biasfile_0001.fits", self.ingest)
+        with self.assertRaisesMessage(SubmissionError, "Only mappings (.rmap, .imap, .pmap) can be submitted here"):
+            self.submit_mappings()
+        self.assert_nothing_added()
+        self.assertTrue((self.ingest / EDITED).exists())
+        self.assertTrue(self.subjects()[-1].startswith("CRDS HST DJANGO FAILED Submit Mappings"))
+
+    def test_unknown_reference_and_phony_derivation_are_refused(self):
+        from crds.refactoring import checksum
+
+        target = self.ingest / "acs_bias_unknown.rmap"
+        refactor.rmap_delete_references(str(storage.cache_path(OLD_BIAS_RMAP)), str(target), [DELETED])
+        target.write_text(target.read_text().replace("2581457mj_bia.fits", "zzzzzzzzz_bia.fits"))
+        checksum.update_checksum(str(target))
+        refactor.update_derivation(str(target), OLD_BIAS_RMAP)
+        with self.assertRaisesMessage(SubmissionError, "In 'acs_bias_unknown.rmap': file 'zzzzzzzzz_bia.fits' "
+                                                       "is not known to CRDS."):
+            self.submit_mappings()
+        target.unlink()
+        self.upload_test_mapping("hst_acs_darkfile_phony_derive.rmap")
+        with self.assertRaisesMessage(SubmissionError, "'hst_acs_darkfile_phony_derive.rmap' is derived from "
+                                                       "'phony.rmap', which is not known to CRDS."):
+            self.submit_mappings()
+        self.assert_nothing_added()
+
+    def test_mapping_naming_a_blacklisted_child_is_refused(self):
+        FileRecord.objects.filter(name="2581457mj_bia.fits").update(blacklisted=True)
+        self.upload_edited_rmap()
+        with self.assertRaisesMessage(SubmissionError, "'2581457mj_bia.fits' is blacklisted"):
+            self.submit_mappings()
+        self.assert_nothing_added()
+
+    def test_instrument_lock_must_match(self):
+        from locking import service as locks
+
+        lock = locks.acquire_instrument(self.user, "cos")
+        self.upload_edited_rmap()
+        with self.assertRaisesMessage(SubmissionError, "Instrument Mismatch"):
+            self.submit_mappings(lock_id=lock.lock_id, locked_instrument="cos")
+        self.assert_nothing_added()
+
+
+class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
+    login = page_tests.SubmissionPageTests.login
+    form = page_tests.SubmissionPageTests.form
+
+    def test_access_rules(self):
+        self.assertIn("/login/", self.client.get("/submit/mapping/")["Location"])
+        User.objects.create_user("mallory", password="pw")
+        self.assertEqual(self.login("mallory", "cos").get("/submit/mapping/").status_code, 403)
+        unlocked = self.login("alice", "none")
+        self.assertIn("instrument lock", error_div(unlocked.get("/submit/mapping/")))
+
+    def test_form_to_ready_page_and_errors_in_the_error_div(self):
+        client = self.login(enforce_csrf_checks=True)
+        page = client.get("/submit/mapping/")
+        self.assertEqual(page.status_code, 200)
+        token = page.cookies["csrftoken"].value
+        self.assertEqual(client.post("/submit/mapping/", self.form()).status_code, 403)  # CSRF
+        response = client.post("/submit/mapping/", {**self.form(), "csrfmiddlewaretoken": token})
+        self.assertEqual(error_div(response), "No input files were specified.")
+        channel = client.get("/jpoll/open_channel/").json()
+        self.upload_edited_rmap()
+        response = client.post("/submit/mapping/", {**self.form(generate_contexts="True"),
+                                                    "csrfmiddlewaretoken": token})
+        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertRegex(response["Location"], r"^/display_result/[0-9a-f-]{36}$")
+        done = Message.objects.filter(channel__key=channel, type="done").get()
+        self.assertTrue(done.data["result"].endswith(response["Location"]))
+        ready = client.get(response["Location"])
+        self.assertContains(ready, "READY: submit mappings")
+        result_id = response["Location"].rsplit("/", 1)[1]
+        confirmed = client.post("/submit_confirm/", {"results_id": result_id, "button": "confirm",
+                                                     "csrfmiddlewaretoken": token})
+        self.assertEqual(error_div(confirmed), "")
+        self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
