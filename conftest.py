@@ -13,7 +13,7 @@ sys.path.insert(0, str(CHECKOUT / "sources"))
 import pytest  # noqa: E402
 
 # crds_live_server: a real server process with the HST test cache, for tests driving the crds client.
-pytest_plugins = ["jsonapi.live_server"]
+pytest_plugins = ["jsonapi.live_server", "crds_server.browser"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from crds_server.testing import CHECKOUT, test_data
+from crds_server.browser import SCREENSHOTS, requires_chromium
+from crds_server.testing import test_data
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = CHECKOUT / "docs" / "screenshots"
 HST = test_data() / "hst"
 
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
@@ -26,21 +22,6 @@ def server(crds_live_server):
         "User.objects.filter(username='web_user').delete()\n"
         "User.objects.create_user('web_user', password='web-pw')\n"))
     return crds_live_server
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
-        try:
-            yield context.new_page()
-        finally:
-            browser.close()
 
 
 def test_login_upload_certify_logout(server, page, tmp_path):

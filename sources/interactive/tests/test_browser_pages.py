@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
-import pytest
+from crds_server.browser import requires_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the test thread
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    # Nothing but the server under test: refuse any request elsewhere.
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
-    tab = context.new_page()
-    yield tab
-    context.close()
+pytestmark = requires_chromium
 
 
 def test_home_expand_browse_filter_and_explore_bestrefs(crds_live_server, page, tmp_path):

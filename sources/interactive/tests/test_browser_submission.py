@@ -6,21 +6,17 @@ Screenshots of the READY and confirmed pages go to docs/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 
 import pytest
 from crds_server import testing
+from crds_server.browser import SCREENSHOTS, requires_chromium
 from jsonapi import live_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = testing.CHECKOUT / "docs" / "screenshots"
 BIAS = "hst_acs_biasfile_0001.fits"
 
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")
+pytestmark = requires_chromium
 
 SETUP = """
 from django.contrib.auth.models import Group, User
@@ -37,21 +33,6 @@ def server():
         yield started
     finally:
         live_server.stop(started)
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 1000})
-        context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
-        try:
-            yield context.new_page()
-        finally:
-            browser.close()
 
 
 def test_batch_submit_ready_confirm(server, page):
