@@ -34,6 +34,10 @@ CRDS_DISTRIBUTION_STATES = tuple(s.strip() for s in SITE["CRDS_DISTRIBUTION_STAT
 os.environ["CRDS_PATH"] = str(CRDS_FILE_CACHE)
 os.environ["CRDS_OBSERVATORY"] = CRDS_OBSERVATORY
 os.environ.setdefault("CRDS_MODE", "local")
+# The library runs gc.collect() around every header read and certify (0.07 s and more each,
+# growing with the heap): most of a submission's per-reference time. Reference counting
+# already frees the arrays it guards against, so the server turns it off.
+os.environ.setdefault("CRDS_EXPLICIT_GARBAGE_COLLECTION", "False")
 # Without a server URL the library would fall back to STScI's public server; the
 # server computes only from its own cache, so point the library at no server at all.
 os.environ.setdefault("CRDS_SERVER_URL", "https://crds-serverless-mode.stsci.edu")
