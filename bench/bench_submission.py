@@ -34,6 +34,9 @@ import numpy as np
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(CHECKOUT / "sources"))
+sys.path.insert(0, str(CHECKOUT / "bench"))
+
+import bench_pages  # noqa: E402
 
 USER = "alice"
 SOURCE = "hst_acs_biasfile_0001.fits"
@@ -45,23 +48,11 @@ hashed: list[int] = [0]
 
 
 def setup_server(root: Path) -> None:
-    from crds_server import siteconfig
-
-    site = siteconfig.render("hst", "django", {"CRDS": str(root)})
-    siteconfig.write_site_env(site, root / "site.env")
-    (root / "server").mkdir(parents=True)
-    os.environ["CRDS_SITE_ENV"] = str(root / "site.env")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "crds_server.settings"
-    import django
-
-    django.setup()
-    from crds_server import testing
+    """bench_pages' server root (HST test cache imported) plus a submitter."""
+    bench_pages.setup_server(root)
     from django.conf import settings
     from django.contrib.auth.models import Group, User
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    testing.import_test_cache()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     user = User.objects.create_user(USER, password="pw", email="alice@example.org")
     user.groups.add(Group.objects.get_or_create(name="file_submission")[0])

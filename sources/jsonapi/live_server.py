@@ -16,6 +16,7 @@ need what only a private server offers (its log, its files) skip there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,6 +132,23 @@ def stop(server: LiveServer, remove: bool = True) -> None:
             server.process.wait()
     if remove:
         shutil.rmtree(server.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private(setup: str = "") -> Iterator[LiveServer]:
+    """A server of a test module's own, loaded with the test cache, `setup` run in its shell first.
+
+    For tests that change what the shared crds_live_server relies on (contexts, spent names).
+    """
+    from crds_server import testing
+
+    server = start(testing.test_cache())
+    try:
+        if setup:
+            server.manage("shell", "-c", setup)
+        yield server
+    finally:
+        stop(server)
 
 
 def external() -> LiveServer | None:

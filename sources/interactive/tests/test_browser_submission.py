@@ -27,12 +27,8 @@ User.objects.create_user("web_submitter", "web@example.org", "web-pw").groups.ad
 
 @pytest.fixture(scope="module")
 def server():
-    started = live_server.start(testing.test_cache())
-    try:
-        started.manage("shell", "-c", SETUP)
+    with live_server.private(SETUP) as started:
         yield started
-    finally:
-        live_server.stop(started)
 
 
 def test_batch_submit_ready_confirm(server, page):

@@ -260,12 +260,8 @@ print("OUTCOME", json.dumps({"errors": outcome.error_count, "ready_url": outcome
 @pytest.fixture(scope="module")
 def redcat_server():
     """A server of our own: a READY submission spends names and leaves `uploaded` records behind."""
-    started = live_server.start(testing.test_cache())
-    try:
-        started.manage("shell", "-c", SETUP_USER)
+    with live_server.private(SETUP_USER) as started:
         yield started
-    finally:
-        live_server.stop(started)
 
 
 def test_real_client_submission_api(redcat_server, tmp_path):

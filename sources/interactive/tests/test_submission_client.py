@@ -32,12 +32,8 @@ user.groups.add(Group.objects.get_or_create(name="file_submission")[0])
 
 @pytest.fixture(scope="module")
 def server():
-    started = live_server.start(testing.test_cache())
-    try:
-        started.manage("shell", "-c", SETUP_USER)
+    with live_server.private(SETUP_USER) as started:
         yield started
-    finally:
-        live_server.stop(started)
 
 
 def rpc(server, method: str, *params):

@@ -51,12 +51,8 @@ print(json.dumps({"uploaded": uploaded, "uncataloged": sorted(cached - cataloged
 
 @pytest.fixture(scope="module")
 def server():
-    started = live_server.start(testing.test_cache())
-    try:
-        started.manage("shell", "-c", SETUP)
+    with live_server.private(SETUP) as started:
         yield started
-    finally:
-        live_server.stop(started)
 
 
 def state(server) -> dict:
