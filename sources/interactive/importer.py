@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import datetime
 import getpass
 import gzip
@@ -26,7 +27,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -450,6 +451,27 @@ def _remove_stale_files(old: set[str], kept: set[str]) -> None:
             continue
 
 
+@contextlib.contextmanager
+def _replacing_catalog(force: bool, installer: _Installer, kept: set[str]) -> Iterator[None]:
+    """One transaction that (with --force) wipes the catalog and writes the new one.
+
+    On failure the files the installer put in the cache are removed again; on success the
+    files of the old catalog that the new one does not hold are removed after the commit.
+    """
+    old_files: set[str] = set()
+    try:
+        with transaction.atomic():
+            if force:
+                old_files = _held_names()
+                wipe_catalog()
+            storage.make_dirs()
+            yield
+    except BaseException:
+        installer.undo()
+        raise
+    _remove_stale_files(old_files, kept)
+
+
 def _write_records(scanned: list[Scanned], observatory: str, states: set[str], rejected: set[str],
                    blacklisted: set[str], activations: dict[str, datetime.datetime]) -> None:
     """Insert the records with executemany: bulk_create's per-object work is most of an import."""
@@ -549,33 +571,23 @@ def import_cache(cache_dir: str | Path, force: bool = False, user: str | None = 
     report.pointers = pointers
 
     installer = _Installer(link)
-    old_files: set[str] = set()
-    try:
-        with transaction.atomic():
-            if force:
-                old_files = _held_names()
-                wipe_catalog()
-            storage.make_dirs()
-            for item in mappings + references:
-                try:
-                    installer.install(item.source, item.name, item.fields["sha1sum"])
-                except OSError as exc:
-                    raise ImportFailed(f"Cannot install {item.name} into the server's file cache: "
-                                       f"{exc.strerror or exc}. Nothing was imported.") from None
-            _write_records(everything, observatory, in_operation, rejected, blacklisted, activations)
-            ContextHistory.objects.bulk_create(history, batch_size=BATCH_SIZE)
-            ContextPointer.objects.bulk_create(
-                [ContextPointer(kind=kind, context=name) for kind, name in pointers.items()])
-            report.seconds = time.monotonic() - started
-            # The audit log can be shown on web pages: name the cache, not its server path.
-            catalog.audit("mass import", operational or cache_dir.name, _user(user),
-                          why=f"Catalog imported from a CRDS cache ({cache_dir.name}).",
-                          details=report.summary().replace(str(cache_dir), cache_dir.name)
-                          + "".join("\n" + p for p in problems))
-    except BaseException:
-        installer.undo()
-        raise
-    _remove_stale_files(old_files, held)
+    with _replacing_catalog(force, installer, held):
+        for item in mappings + references:
+            try:
+                installer.install(item.source, item.name, item.fields["sha1sum"])
+            except OSError as exc:
+                raise ImportFailed(f"Cannot install {item.name} into the server's file cache: "
+                                   f"{exc.strerror or exc}. Nothing was imported.") from None
+        _write_records(everything, observatory, in_operation, rejected, blacklisted, activations)
+        ContextHistory.objects.bulk_create(history, batch_size=BATCH_SIZE)
+        ContextPointer.objects.bulk_create(
+            [ContextPointer(kind=kind, context=name) for kind, name in pointers.items()])
+        report.seconds = time.monotonic() - started
+        # The audit log can be shown on web pages: name the cache, not its server path.
+        catalog.audit("mass import", operational or cache_dir.name, _user(user),
+                      why=f"Catalog imported from a CRDS cache ({cache_dir.name}).",
+                      details=report.summary().replace(str(cache_dir), cache_dir.name)
+                      + "".join("\n" + p for p in problems))
     _install_config(config_path)
     report.seconds = time.monotonic() - started
     return report
@@ -686,35 +698,25 @@ def bootstrap(force: bool = False, user: str | None = None) -> ImportReport:
                           pointers={"latest": pmap, "edit": pmap, "versions": pmap})
     now = datetime.datetime.now()
     installer = _Installer()
-    old_files: set[str] = set()
-    try:
-        with transaction.atomic():
-            if force:
-                old_files = _held_names()
-                wipe_catalog()
-            storage.make_dirs()
-            scanned = []
-            for name, text in sorted(texts.items()):
-                installer.write_text(name, text)
-                data = text.encode()
-                instrument, filekind = _properties(observatory, storage.cache_path(name))
-                scanned.append(Scanned(name, {
-                    "type": "mapping", "sha1sum": hashlib.sha1(data).hexdigest(), "size": len(data),
-                    "instrument": instrument, "filekind": filekind,
-                    "derived_from": "generated from the crds type specs", "delivery_date": now,
-                    "description": "Empty rules generated at server initialisation.",
-                }))
-            _write_records(scanned, observatory, set(texts), set(), set(), {pmap: now})
-            ContextPointer.objects.bulk_create(
-                [ContextPointer(kind=kind, context=pmap) for kind in report.pointers])
-            ContextHistory.objects.create(start_date=now, context=pmap, state="latest",
-                                          description="Empty rules generated at server initialisation.")
-            catalog.audit("mass import", pmap, _user(user), why="Empty rules generated at server initialisation.",
-                          details=report.summary())
-    except BaseException:
-        installer.undo()
-        raise
-    _remove_stale_files(old_files, set(texts))
+    with _replacing_catalog(force, installer, set(texts)):
+        scanned = []
+        for name, text in sorted(texts.items()):
+            installer.write_text(name, text)
+            data = text.encode()
+            instrument, filekind = _properties(observatory, storage.cache_path(name))
+            scanned.append(Scanned(name, {
+                "type": "mapping", "sha1sum": hashlib.sha1(data).hexdigest(), "size": len(data),
+                "instrument": instrument, "filekind": filekind,
+                "derived_from": "generated from the crds type specs", "delivery_date": now,
+                "description": "Empty rules generated at server initialisation.",
+            }))
+        _write_records(scanned, observatory, set(texts), set(), set(), {pmap: now})
+        ContextPointer.objects.bulk_create(
+            [ContextPointer(kind=kind, context=pmap) for kind in report.pointers])
+        ContextHistory.objects.create(start_date=now, context=pmap, state="latest",
+                                      description="Empty rules generated at server initialisation.")
+        catalog.audit("mass import", pmap, _user(user), why="Empty rules generated at server initialisation.",
+                      details=report.summary())
     if force:
         for name in ("server_config", "bad_files.txt"):
             (storage.config_dir() / name).unlink(missing_ok=True)
