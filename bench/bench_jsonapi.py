@@ -11,18 +11,25 @@ cache; jsonapi.live_server) is loaded with the shared HST test cache.  Then:
   invalidated) and warm through Django's test client in this process;
 * get_file_info_map with every cataloged name (what `crds sync
   --check-files` sends) over HTTP against the service function in process;
-* reference download throughput against reading the same file from disk;
+* reference download throughput against reading the same file from disk,
+  both from the page cache and cold (the file's pages evicted before each
+  read or download, so both come from the disk);
 * `crds sync --contexts hst_0729.pmap` into an empty cache against the same
   command with its mapping downloads served by a plain static file server
   (python -m http.server, via CRDS_MAPPING_URI).
 
-    .venv/bin/python bench/bench_jsonapi.py [--seconds S] [--runs N]
+    .venv/bin/python bench/bench_jsonapi.py [--seconds S] [--runs N] [--parts P,...]
+
+Best references are timed with urllib opening a connection per call, as the
+crds client does, and with --keep-alive also over one persistent connection
+per client thread, as a pipeline holding a session would.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import http.client
 import json
 import os
 import platform
@@ -33,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -43,6 +51,7 @@ DATASET = "j8bt05njq_raw.fits"
 REFERENCE = "v8q14451j_idc.fits"
 LARGE_REFERENCE = "zbench001_drk.fits"
 LARGE_SIZE = 200 * 1024 * 1024
+PARTS = ("bestrefs", "info", "filemap", "downloads", "sync")
 
 
 def add_large_reference() -> None:
@@ -73,21 +82,58 @@ def post(url: str, method: str, *params) -> object:
     return envelope["result"]
 
 
+class KeepAliveClient:
+    """JSON-RPC calls over one persistent HTTP connection (one per client thread)."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        self.prefix = parts.path.rstrip("/")
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+
+    def post(self, method: str, *params) -> object:
+        body = json.dumps({"jsonrpc": "1.0", "method": method, "params": list(params), "id": 1})
+        self.connection.request("POST", f"{self.prefix}/json/{method}/1/", body,
+                                {"Content-Type": "application/x-www-form-urlencoded"})
+        envelope = json.loads(self.connection.getresponse().read())
+        if envelope["error"]:
+            raise RuntimeError(envelope["error"]["message"])
+        return envelope["result"]
+
+
 def fetch(url: str) -> None:
-    """Download `url` to nowhere, the way a client reads a file."""
+    """Download `url` to nowhere, the way the crds client reads a file (8 MiB blocks)."""
     with urllib.request.urlopen(url) as response:
         while response.read(8 * 1024 * 1024):
             pass
 
 
-def rate(work, threads: int, seconds: float) -> float:
-    """Calls of work() per second with `threads` threads calling it in a loop for `seconds`."""
+def evict(path: Path) -> None:
+    """Drop the file's pages from the page cache, so the next read comes from the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def read_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        while handle.read(8 * 1024 * 1024):
+            pass
+
+
+def rate(work, threads: int, seconds: float, per_thread=None) -> float:
+    """Calls of work() per second with `threads` threads calling it in a loop for `seconds`.
+
+    With `per_thread`, each thread calls work(per_thread()) with its own object (a connection).
+    """
     counts = [0] * threads
     stop = time.perf_counter() + seconds
 
     def loop(i: int) -> None:
+        own = (per_thread(),) if per_thread else ()
         while time.perf_counter() < stop:
-            work()
+            work(*own)
             counts[i] += 1
 
     pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
@@ -129,17 +175,24 @@ def crds_sync(server, env_extra: dict[str, str]) -> float:
 
 
 def measure(server, args, shared_cache: bool = False) -> dict[str, str]:
-    """Every figure against a running server whose database this process uses (Django set up).
+    """The figures of `args.parts` against a running server whose database this process uses (Django set up).
 
     With `shared_cache` (memcached on the production stack) an invalidation made
     here reaches the server, so server info is also timed cold over HTTP.
     """
+    figures: dict[str, str] = {}
+    parts = {"bestrefs": measure_bestrefs, "info": measure_server_info, "filemap": measure_file_info_map,
+             "downloads": measure_downloads, "sync": measure_sync}
+    for part in args.parts:
+        print(f"{part} ...", flush=True)
+        figures.update(parts[part](server, args, shared_cache))
+    return figures
+
+
+def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
     from crds import data_file
     from crds.core import heavy_client
     from crds_server import testing
-    from django.test import Client
-    from interactive import cache, storage
-    from jsonapi import live_server, server_info, services
 
     figures: dict[str, str] = {}
     url = server.url
@@ -147,20 +200,42 @@ def measure(server, args, shared_cache: bool = False) -> dict[str, str]:
     post(url, "get_best_references", "hst_0729.pmap", header, None)  # load the rules in the server
     heavy_client.hv_best_references("hst_0729.pmap", header)
 
-    print("best references ...", flush=True)
-    for threads in (1, 4, 16):
-        remotes, locals_ = [], []
-        for _ in range(3):  # interleaved, medians: the machine's load drifts between runs
-            remotes.append(rate(lambda: post(url, "get_best_references", "hst_0729.pmap", header, None), threads,
-                                args.seconds))
-            locals_.append(rate(lambda: heavy_client.hv_best_references("hst_0729.pmap", header), threads,
-                                args.seconds))
-        remote, local = statistics.median(remotes), statistics.median(locals_)
-        figures[f"get_best_references, {threads} client(s): requests/s (in-process calls/s)"] = \
-            f"{remote:.0f} ({local:.0f})"
-        figures[f"get_best_references, {threads} client(s): JSON-RPC / in-process"] = f"{remote / local:.2f}"
+    def per_call(*_) -> None:
+        post(url, "get_best_references", "hst_0729.pmap", header, None)
 
-    print("server info ...", flush=True)
+    def keep_alive(client: KeepAliveClient) -> None:
+        client.post("get_best_references", "hst_0729.pmap", header, None)
+
+    def local(*_) -> None:
+        heavy_client.hv_best_references("hst_0729.pmap", header)
+
+    for threads in (1, 4, 16):
+        remotes, kept, locals_ = [], [], []
+        for _ in range(3):  # interleaved, medians: the machine's load drifts between runs
+            remotes.append(rate(per_call, threads, args.seconds))
+            if args.keep_alive:
+                kept.append(rate(keep_alive, threads, args.seconds, per_thread=lambda: KeepAliveClient(url)))
+            locals_.append(rate(local, threads, args.seconds))
+        remote, inproc = statistics.median(remotes), statistics.median(locals_)
+        figures[f"get_best_references, {threads} client(s): requests/s (in-process calls/s)"] = \
+            f"{remote:.0f} ({inproc:.0f})"
+        figures[f"get_best_references, {threads} client(s): JSON-RPC / in-process"] = f"{remote / inproc:.2f}"
+        if kept:
+            alive = statistics.median(kept)
+            figures[f"get_best_references, {threads} client(s), keep-alive connections: requests/s"] = \
+                f"{alive:.0f}"
+            figures[f"get_best_references, {threads} client(s), keep-alive: JSON-RPC / in-process"] = \
+                f"{alive / inproc:.2f}"
+    return figures
+
+
+def measure_server_info(server, args, shared_cache: bool) -> dict[str, str]:
+    from django.test import Client
+    from interactive import cache
+    from jsonapi import server_info
+
+    figures: dict[str, str] = {}
+    url = server.url
     client = Client()
     body = json.dumps({"method": "get_server_info", "params": [], "id": 1})
 
@@ -190,40 +265,101 @@ def measure(server, args, shared_cache: bool = False) -> dict[str, str]:
     figures["get_server_info cold (catalog changed), in process"] = f"{cold * 1000:.0f} ms"
     figures["get_server_info cold / building the catalog part alone"] = f"{cold / build:.2f}"
     figures["get_server_info warm / cold"] = f"{warm / cold:.2f}"
+    return figures
 
-    print("file info map ...", flush=True)
+
+def measure_file_info_map(server, args, shared_cache: bool) -> dict[str, str]:
+    from jsonapi import services
+
+    url = server.url
     names = sorted(post(url, "get_file_info_map", "hst", None, ["size"]))
     fields = ["size", "rejected", "blacklisted", "state", "sha1sum"]
     http = median_time(lambda: post(url, "get_file_info_map", "hst", names, fields), args.runs)
     service = median_time(lambda: services.file_info_map(names, fields), args.runs)
-    figures[f"get_file_info_map of {len(names):,} names over HTTP"] = f"{http:.2f} s"
-    figures["get_file_info_map: service function alone / whole HTTP call"] = f"{service / http:.2f}"
+    return {f"get_file_info_map of {len(names):,} names over HTTP": f"{http:.2f} s",
+            "get_file_info_map: service function alone / whole HTTP call": f"{service / http:.2f}"}
 
-    print("downloads ...", flush=True)
 
-    def throughput(name: str, count: int) -> tuple[float, float]:
-        """(MB/s over HTTP, MB/s reading the file from disk), fetching it `count` times."""
-        path = storage.cache_path(name)
+def measure_downloads(server, args, shared_cache: bool) -> dict[str, str]:
+    """Download throughput against reading the file, warm (page cache) and cold (from the disk)."""
+    from interactive import storage
 
-        def disk() -> None:
-            with open(path, "rb") as handle:
-                while handle.read(8 * 1024 * 1024):
-                    pass
-
-        over_http = median_time(lambda: [fetch(f"{url}/unchecked_get/references/hst/{name}")
-                                          for _ in range(count)], 3)
-        from_disk = median_time(lambda: [disk() for _ in range(count)], 3)
-        total = path.stat().st_size * count / 1e6
-        return total / over_http, total / from_disk
-
+    figures: dict[str, str] = {}
     for name, count in ((LARGE_REFERENCE, 2), (REFERENCE, 200)):
-        http_rate, disk_rate = throughput(name, count)
-        size = storage.cache_path(name).stat().st_size
-        figures[f"download of a {size:,}-byte reference: MB/s over HTTP (from disk)"] = \
-            f"{http_rate:.0f} ({disk_rate:.0f})"
-        figures[f"download of a {size:,}-byte reference: throughput / disk read"] = f"{http_rate / disk_rate:.2f}"
+        path = storage.cache_path(name)
+        size = path.stat().st_size
+        total = size * count / 1e6
+        times = download_times(path, f"{server.url}/unchecked_get/references/hst/{name}", count)
+        for mode, (over_http, disk) in times.items():
+            figures[f"download of a {size:,}-byte reference, {mode}: MB/s over HTTP (read)"] = \
+                f"{total / over_http:.0f} ({total / disk:.0f})"
+            figures[f"download of a {size:,}-byte reference, {mode}: throughput / read"] = \
+                f"{disk / over_http:.2f}"
+        if name == LARGE_REFERENCE:
+            ceiling = loopback_ceiling(path)
+            figures["the same bytes by raw sendfile over loopback, page cache: MB/s (the transport's ceiling)"] = \
+                f"{ceiling:.0f}"
+            figures["download, page cache: throughput / the transport's ceiling"] = \
+                f"{total / times['page cache'][0] / ceiling:.2f}"
+    return figures
 
-    print("crds sync ...", flush=True)
+
+def loopback_ceiling(path: Path, runs: int = 3) -> float:
+    """MB/s of the file sent with sendfile over a loopback socket into a reused buffer: no HTTP, no Python copy."""
+    import socket
+
+    size = path.stat().st_size
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(runs):
+            connection, _ = listener.accept()
+            with connection, open(path, "rb") as handle:
+                offset = 0
+                while offset < size:
+                    offset += os.sendfile(connection.fileno(), handle.fileno(), offset, size - offset)
+
+    sender = threading.Thread(target=serve, daemon=True)
+    sender.start()
+    buffer = memoryview(bytearray(1 << 20))
+    times = []
+    for _ in range(runs):
+        with socket.create_connection(listener.getsockname()) as receiver:
+            started = time.perf_counter()
+            while receiver.recv_into(buffer):
+                pass
+            times.append(time.perf_counter() - started)
+    sender.join()
+    listener.close()
+    return size / 1e6 / statistics.median(times)
+
+
+def download_times(path: Path, url: str, count: int) -> dict[str, tuple[float, float]]:
+    """Seconds to download `url` and to read `path` `count` times: cold (evicted first) and from the page cache."""
+
+    def repeat(work, cold: bool):
+        def run() -> None:
+            for _ in range(count):
+                if cold:
+                    evict(path)
+                work()
+        return run
+
+    http_cold, disk_cold = [], []
+    for _ in range(3):  # interleaved: the disk's speed drifts
+        http_cold.append(median_time(repeat(lambda: fetch(url), cold=True), 1))
+        disk_cold.append(median_time(repeat(lambda: read_file(path), cold=True), 1))
+    read_file(path)
+    http_warm = median_time(repeat(lambda: fetch(url), cold=False), 3)
+    disk_warm = median_time(repeat(lambda: read_file(path), cold=False), 3)
+    return {"cold": (statistics.median(http_cold), statistics.median(disk_cold)),
+            "page cache": (http_warm, disk_warm)}
+
+
+def measure_sync(server, args, shared_cache: bool) -> dict[str, str]:
+    from interactive import storage
+    from jsonapi import live_server
+
     port = live_server.free_port()
     static = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
                               cwd=storage.cache_path("hst_0729.pmap").parent, stdout=subprocess.DEVNULL,
@@ -238,10 +374,28 @@ def measure(server, args, shared_cache: bool = False) -> dict[str, str]:
     finally:
         static.terminate()
         static.wait()
-    figures["crds sync --contexts hst_0729.pmap (137 mappings), median of 5"] = f"{ours:.2f} s"
-    figures["same, mappings from a static file server"] = f"{plain:.2f} s"
-    figures["crds sync: this server / static file server"] = f"{ours / plain:.2f}"
-    return figures
+    return {"crds sync --contexts hst_0729.pmap (137 mappings), median of 5": f"{ours:.2f} s",
+            "same, mappings from a static file server": f"{plain:.2f} s",
+            "crds sync: this server / static file server": f"{ours / plain:.2f}"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rate measurement")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="also time best references over keep-alive connections (Apache; Django's "
+                             "development server delays them by Nagle's algorithm)")
+    parser.add_argument("--parts", type=parse_parts, default=PARTS,
+                        help=f"comma-separated figures to measure, of {','.join(PARTS)} (default all)")
+
+
+def parse_parts(text: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"unknown part(s) {', '.join(unknown) or '(none)'}; "
+                                         f"choose from {', '.join(PARTS)}")
+    return parts
 
 
 def print_figures(figures: dict[str, str]) -> None:
@@ -254,8 +408,7 @@ def print_figures(figures: dict[str, str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rate measurement")
-    parser.add_argument("--runs", type=int, default=5)
+    add_arguments(parser)
     args = parser.parse_args()
 
     from crds_server import testing

@@ -11,7 +11,8 @@ the Apache daemons), then runs bench_jsonapi's measurements and bench_pages'
 page timings over HTTP through Apache.  Everything is stopped and the
 databases dropped at the end.
 
-    .venv/bin/python bench/bench_production.py [--seconds S] [--runs N] [--page-runs N]
+    .venv/bin/python bench/bench_production.py [--seconds S] [--runs N] [--parts P,...] [--page-runs N]
+                                               [--no-static]
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ def memcached_connections(copy, base: str) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rate measurement")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--page-runs", type=int, default=9)
+    bench_jsonapi.add_arguments(parser)
+    parser.add_argument("--page-runs", type=int, default=9, help="runs per page (0: no page timings)")
+    parser.add_argument("--no-static", action="store_true", help="skip the Apache static-file and memcached figures")
     args = parser.parse_args()
     from jsonapi.live_server import LiveServer
 
@@ -109,10 +110,12 @@ def main() -> None:
 
         bench_jsonapi.add_large_reference()
         cache.invalidate()
-        rows = bench_pages.time_pages(lambda url: http_ms(base, url), cache.invalidate, args.page_runs)
+        rows = (bench_pages.time_pages(lambda url: http_ms(base, url), cache.invalidate, args.page_runs)
+                if args.page_runs else [])
         figures = bench_jsonapi.measure(server, args, shared_cache=True)
-        figures.update(static_ceiling(copy, base))
-        figures.update(memcached_connections(copy, base))
+        if not args.no_static:
+            figures.update(static_ceiling(copy, base))
+            figures.update(memcached_connections(copy, base))
         files = FileRecord.objects.count()
         from stats import recorder
 
@@ -121,8 +124,9 @@ def main() -> None:
         remove_copy(copy)
     print(f"production stack: Apache + mod_wsgi, MariaDB, memcached; load average {os.getloadavg()}")
     bench_jsonapi.print_figures(figures)
-    print()
-    bench_pages.print_rows(rows, files, args.page_runs)
+    if rows:
+        print()
+        bench_pages.print_rows(rows, files, args.page_runs)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def instrument() -> None:
     for module, name, label in [
             (submission, "file_properties", "submit: file type from header"),
             (submission, "certify_uploads", "submit: certify uploads"),
-            (submission, "check_duplicates", "submit: sha1 + duplicate check"),
+            (submission, "check_duplicates", "submit: duplicate check (awaits upload sha1)"),
             (submission, "trial_insertion", "submit: trial rmap insertion"),
             (submission, "place_reference", "submit: place reference (rename/link)"),
             (submission, "reference_metadata", "submit: catalog metadata from header"),
@@ -96,7 +96,7 @@ def instrument() -> None:
             (confirm, "generate_contexts", "confirm: generate imap + pmap"),
             (confirm, "_confirm", "confirm: all"),
             (delivery, "deliver", "confirm: deliver (catalog + links)"),
-            (storage, "sha1_file", "sha1_file calls (all steps)")]:
+            (storage, "sha1_file", "sha1_file calls (worker thread)")]:
         wrap(module, name, label)
 
 

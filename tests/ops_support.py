@@ -7,6 +7,7 @@ The tools under tools/ and host/ run against it with CRDS_SITE_ENV, as an operat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +141,67 @@ def remove_root(server: ServerRoot) -> None:
     shutil.rmtree(server.root, ignore_errors=True)
 
 
+TINY_CONTEXT = "hst_0001.pmap"
+TINY_REFERENCES = ("hst_acs_biasfile_0001.fits", "hst_acs_biasfile_0002.fits")
+UNHELD_REFERENCE = "hst_acs_biasfile_0003.fits"
+
+
+def _mapping(cls_name: str, name: str, header: dict, selector: str) -> str:
+    """Mapping text with its crds checksum, formatted by the crds library."""
+    from crds.core import rmap
+
+    draft = f"header = {header!r}\n\nselector = {selector}\n"
+    mapping = getattr(rmap, cls_name).from_string(draft, name, ignore_checksum=True)
+    mapping.header["sha1sum"] = mapping._get_checksum(mapping.format())
+    return mapping.format()
+
+
+def tiny_rules_cache(root: Path, unheld: bool = False) -> Path:
+    """A standard crds cache with one complete, small HST context whose references it all holds.
+
+    hst_0001.pmap -> hst_acs_0001.imap -> hst_acs_biasfile_0001.rmap, selecting two real ACS bias
+    files of the crds test data by DETECTOR (HRC, WFC).  With `unheld`, the rmap also selects
+    UNHELD_REFERENCE (WFC from 2005), which only the download metadata knows: a server of this
+    cache catalogs it but cannot serve it.  The context is the operational and edit context.
+    """
+    from crds_server import testing
+
+    obs = {"observatory": "HST"}
+    rmap_name, imap_name = "hst_acs_biasfile_0001.rmap", "hst_acs_0001.imap"
+    refs = {"HRC": {"1992-01-01 00:00:00": TINY_REFERENCES[0]},
+            "WFC": {"1992-01-01 00:00:00": TINY_REFERENCES[1],
+                    **({"2005-01-01 00:00:00": UNHELD_REFERENCE} if unheld else {})}}
+    selector = "Match({\n" + "".join(f"    ('{detector}',) : UseAfter({by_date!r}),\n"
+                                     for detector, by_date in refs.items()) + "})"
+    texts = {
+        rmap_name: _mapping("ReferenceMapping", rmap_name, {
+            **obs, "derived_from": "tests/ops_support.py", "filekind": "BIASFILE", "instrument": "ACS",
+            "mapping": "REFERENCE", "name": rmap_name, "parkey": (("DETECTOR",), ("DATE-OBS", "TIME-OBS"))},
+            selector),
+        imap_name: _mapping("InstrumentContext", imap_name, {
+            **obs, "derived_from": "tests/ops_support.py", "instrument": "ACS", "mapping": "INSTRUMENT",
+            "name": imap_name, "parkey": ("REFTYPE",)}, repr({"biasfile": rmap_name})),
+        TINY_CONTEXT: _mapping("PipelineContext", TINY_CONTEXT, {
+            **obs, "derived_from": "tests/ops_support.py", "mapping": "PIPELINE", "name": TINY_CONTEXT,
+            "parkey": ("INSTRUME",)}, repr({"ACS": imap_name})),
+    }
+    mappings, references = root / "mappings" / "hst", root / "references" / "hst"
+    mappings.mkdir(parents=True)
+    references.mkdir(parents=True)
+    metadata = {}
+    for name, text in texts.items():
+        (mappings / name).write_text(text)
+        metadata[name] = {"sha1sum": sha1(mappings / name), "size": (mappings / name).stat().st_size}
+    for name in TINY_REFERENCES:
+        shutil.copyfile(testing.test_data() / "hst" / name, references / name)
+        metadata[name] = {"sha1sum": sha1(references / name), "size": (references / name).stat().st_size}
+    if unheld:
+        metadata[UNHELD_REFERENCE] = {"sha1sum": hashlib.sha1(b"not held").hexdigest(), "size": 8}
+    return testing.make_cache(root, [], [], operational_context=TINY_CONTEXT, edit_context=TINY_CONTEXT,
+                              versions_context=TINY_CONTEXT, download_metadata=metadata,
+                              context_history=[["2024-01-02 03:04:05", TINY_CONTEXT, "tiny rules for tests"]])
+
+
 def sha1(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
@@ -147,3 +210,18 @@ def tree(directory: Path) -> dict[str, tuple[str, int]]:
     """Every file under `directory`: sha1sum and mode, for "nothing changed" checks."""
     return {str(p.relative_to(directory)): (sha1(p), p.stat().st_mode)
             for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[tuple[object, int]]:
+    """The real SMTP sink of the e-mail tests on a free port: (its collector, the port)."""
+    from aiosmtpd.controller import Controller
+    from interactive.tests.smtp_sink import _Collector, _free_port
+
+    collector = _Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield collector, controller.port
+    finally:
+        controller.stop()

@@ -82,6 +82,7 @@ def test_round_trip_restores_exactly_and_removes_later_files(server):
     assert (server.server_files / "catalogs" / "opus_1_i.cat").exists()
     assert not stray.exists()
     assert f"deleted: {server.ref(second_reference)}" in result.stdout
+    assert "restart the server (./stop; ./run)" in result.stdout  # the embedded server has no reload hook
     for name in first_files:
         path = server.ref(name) if name.endswith(".fits") else server.mapping(name)
         assert stat.S_IMODE(path.stat().st_mode) == 0o444, name

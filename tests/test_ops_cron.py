@@ -1,49 +1,29 @@
-"""The operations cron jobs (host/): dated logs, one run at a time, one-line failures, the nightly mail."""
+"""The operations cron jobs (host/): dated logs, one run at a time, one-line failures, the nightly mail,
+the server's own cache config and context pickles."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import fcntl
-import socket
-import threading
+import json
+import shutil
+import subprocess
+import sys
 from datetime import date
 
 import pytest
-from aiosmtpd.controller import Controller
-from crds_server.testing import make_cache
 
-from tests.ops_support import make_root, remove_root
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content,
-                                                                              policy=email.policy.default)))
-        return "250 OK"
+from tests.ops_support import TINY_CONTEXT, TINY_REFERENCES, make_root, remove_root, smtp_sink, tiny_rules_cache
 
 
 @pytest.fixture(scope="module")
 def smtp():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+    with smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")
 def server(smtp, tmp_path_factory):
-    cache = make_cache(tmp_path_factory.mktemp("cache"), ["hst_acs_biasfile_0250.rmap"], ["v8q14451j_idc.fits"],
-                       operational_context="")
+    cache = tiny_rules_cache(tmp_path_factory.mktemp("cache"))
     root = make_root(cache, usecase="dev", CRDS_EMAIL_PORT=str(smtp[1]), CRDS_ADMIN_EMAILS="ops@example.org")
     yield root
     remove_root(root)
@@ -85,15 +65,89 @@ def test_one_run_at_a_time_and_one_line_failures(server):
     assert "published server_config" in log_of(server, "sync_server_cache")
     assert (server.cache / "config" / "hst" / "bad_files.txt").exists()
 
-    damaged = server.mapping("hst_acs_biasfile_0250.rmap")
+    damaged = server.mapping("hst_acs_biasfile_0001.rmap")
+    original = damaged.read_text()
     damaged.chmod(0o644)
-    damaged.write_text(damaged.read_text() + "# damaged\n")
-    result = server.tool("host/verify_cache")
+    damaged.write_text(original + "# damaged\n")
+    try:
+        result = server.tool("host/verify_cache")
+    finally:
+        damaged.write_text(original)
+        damaged.chmod(0o444)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("verify_cache failed (exit 1): CommandError: The cache and the catalog disagree")
-    assert "corrupt file (sha1sum differs from the catalog): hst_acs_biasfile_0250.rmap" in log_of(server,
+    assert "corrupt file (sha1sum differs from the catalog): hst_acs_biasfile_0001.rmap" in log_of(server,
                                                                                                    "verify_cache")
+
+
+# Loads the pickle alone (no mapping files beside it) with the crds library, as a client with
+# CRDS_USE_PICKLED_CONTEXTS does, and asks it for best references.
+LOAD_PICKLE = """
+import json, sys
+from crds.core import heavy_client
+context = heavy_client.load_pickled_mapping(sys.argv[1])
+header = {"INSTRUME": "ACS", "DETECTOR": "WFC", "DATE-OBS": "2000-01-01", "TIME-OBS": "00:00:00",
+          "CCDAMP": "A", "CCDGAIN": "1", "APERTURE": "X", "NUMCOLS": "1", "NUMROWS": "1", "LTV1": "0",
+          "LTV2": "0", "XCORNER": "N/A", "YCORNER": "N/A", "CCDCHIP": "N/A", "BIASCORR": "PERFORM"}
+print(json.dumps([context.name, sorted(context.reference_names()), context.get_best_references(header)]))
+"""
+
+
+def test_self_sync_publishes_config_pickles_and_pushes_context(server, tmp_path):
+    pickles = server.cache / "pickles" / "hst"
+    stale = pickles / "hst_0000.pmap.pkl"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"a context this server no longer holds")
+
+    result = server.tool("host/sync_server_cache")
+    assert result.returncode == 0, result.stderr
+    assert f"pickled {TINY_CONTEXT} in {pickles}" in log_of(server, "sync_server_cache")
+    assert sorted(p.name for p in pickles.iterdir()) == [f"{TINY_CONTEXT}.pkl"]
+    config = server.cache / "config" / "hst"
+    assert f"'operational_context': '{TINY_CONTEXT}'" in (config / "server_config").read_text()
+    assert (config / "ref_cache_subdir_mode").read_text() == "flat\n"
+    pushed = server.shell("from interactive.models import RemoteContext\n"
+                          "r = RemoteContext.objects.get(name='hst-dev-server'); print(r.kind, r.context)")
+    assert pushed.strip().splitlines()[-1].split() == ["latest", TINY_CONTEXT]
+
+    client = tmp_path / "client"
+    (client / "pickles" / "hst").mkdir(parents=True)
+    shutil.copy(pickles / f"{TINY_CONTEXT}.pkl", client / "pickles" / "hst")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CRDS_PATH": str(client), "CRDS_MODE": "local",
+           "CRDS_OBSERVATORY": "hst"}
+    loaded = subprocess.run([sys.executable, "-c", LOAD_PICKLE, TINY_CONTEXT], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Loaded pickled context" in loaded.stderr
+    assert json.loads(loaded.stdout) == [TINY_CONTEXT, sorted(TINY_REFERENCES), {"biasfile": TINY_REFERENCES[1]}]
+
+    # A restore may bring back context names with other rules: it clears the pickles, the next run remakes them.
+    assert server.tool("backup_server").returncode == 0
+    result = server.tool("restore_server")
+    assert result.returncode == 0, result.stderr
+    assert not list(pickles.glob("*.pkl"))
+    assert server.tool("host/sync_server_cache").returncode == 0
+    assert (pickles / f"{TINY_CONTEXT}.pkl").is_file()
+
+
+def test_self_sync_fails_in_one_line_on_a_damaged_context(server):
+    pickle = server.cache / "pickles" / "hst" / f"{TINY_CONTEXT}.pkl"
+    pickle.unlink(missing_ok=True)
+    imap = server.mapping("hst_acs_0001.imap")
+    original = imap.read_text()
+    imap.chmod(0o644)
+    imap.write_text(original.replace("selector = {", "selector = {{"))
+    try:
+        result = server.tool("host/sync_server_cache")
+    finally:
+        imap.write_text(original)
+        imap.chmod(0o444)
+    assert result.returncode == 1 and result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("sync_server_cache failed (exit 1): CommandError: Publishing the server cache "
+                                    f"failed: cannot load {TINY_CONTEXT} to pickle it")
+    assert not pickle.exists()
+    assert (server.cache / "config" / "hst" / "server_config").is_file()
 
 
 def test_crontab_names_existing_jobs():
@@ -103,7 +157,7 @@ def test_crontab_names_existing_jobs():
              if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
     jobs = {line.split()[5].strip('"').replace("$CRDS_CHECKOUT/", "") for line in lines if "$CRDS_CHECKOUT" in line}
     assert {"host/sync_server_cache", "host/clear_web_cache", "host/verify_cache", "host/nightly.cron.job",
-            "host/sync_ops_to_grp"} <= jobs
+            "host/sync_ops_to_grp", "host/certify_cache", "host/weekly_status", "host/monthly_status"} <= jobs
     for job in jobs:
         path = CHECKOUT / job
         assert path.is_file() and path.stat().st_mode & 0o111, job

@@ -1,4 +1,4 @@
-"""Backup and restore of a MariaDB server database (mariadb-dump / mariadb), and a failing dump.
+"""Backup and restore of a MariaDB server database (mariadb-dump / mariadb), and a refused dump.
 
 MariaDB runs locally (root through the unix socket); the test makes a throwaway database and
 account and drops them afterwards.
@@ -6,6 +6,7 @@ account and drops them afterwards.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
@@ -64,11 +65,18 @@ def test_mariadb_backup_and_restore(server):
                  "ContextPointer.objects.update(context='hst_9999.pmap')")
     server.ref("zzz1000l_bia.fits").write_bytes(b"added after the backup")
     assert server.snapshot() != before
+    # mod_wsgi restarts its daemons when their script changes: the restore must touch it.
+    script = server.root / "server" / "wsgi-scripts" / "crds.wsgi"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text("# the installed WSGI script\n")
+    os.utime(script, (0, 0))
 
     result = server.tool("restore_server")
     assert result.returncode == 0, result.stderr
     assert server.snapshot() == before
     assert not server.ref("zzz1000l_bia.fits").exists()
+    assert script.stat().st_mtime > 0
+    assert "WSGI daemons reload" in result.stdout
 
 
 def test_failed_dump_leaves_no_partial_backup(server):
@@ -76,7 +84,8 @@ def test_failed_dump_leaves_no_partial_backup(server):
         assert server.tool("backup_server").returncode == 0
     before = tree(server.backups)
     listing = sorted(p.name for p in server.backups.iterdir())
-    # The database goes away under the dump: the account loses its rights to the database.
+    # The dump is refused: the account loses its rights to the database (a restart mid-dump is in
+    # test_ops_mariadb_restart.py).
     mariadb(f"REVOKE ALL ON {server.db_name}.* FROM '{server.db_name}'@'127.0.0.1';"
             f"REVOKE ALL ON {server.db_name}.* FROM '{server.db_name}'@'localhost';")
     try:

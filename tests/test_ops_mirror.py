@@ -15,9 +15,20 @@ import urllib.request
 
 import pytest
 from crds.client import proxy
+from jsonapi import live_server
 from jsonapi.live_server import _answers, free_port
 
-from tests.ops_support import CHECKOUT, make_root, remove_root, tree
+from tests.ops_support import (
+    CHECKOUT,
+    TINY_CONTEXT,
+    TINY_REFERENCES,
+    UNHELD_REFERENCE,
+    make_root,
+    remove_root,
+    sha1,
+    tiny_rules_cache,
+    tree,
+)
 
 SOURCE_REFERENCES = ["v8q14451j_idc.fits", "z1q2219el_2zx.fits", "s7g1700gl_dead.fits", "j4d1435jj_bpx.fits"]
 
@@ -120,6 +131,32 @@ def test_mirror_from_server_public_interface(crds_live_server, target):
     assert held == set(snapshot["mappings"]) and snapshot["references"] == []
     assert snapshot["records"]["v8q14451j_idc.fits"]["present"] == "False"
     assert len(snapshot["records"]) > 40000
+
+
+@pytest.fixture(scope="module")
+def small_source(tmp_path_factory):
+    """A live server whose operational context selects three references, two of which it holds."""
+    server = live_server.start(tiny_rules_cache(tmp_path_factory.mktemp("small"), unheld=True))
+    yield server
+    live_server.stop(server)
+
+
+def test_mirror_from_server_with_references(small_source, target):
+    result = target.tool("mirror_server", "--from-server", small_source.url, "--references", "operational")
+    assert result.returncode == 0, result.stdout + result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARNING")]
+    assert warnings and all(UNHELD_REFERENCE in line for line in warnings), result.stdout
+    records = target.snapshot()["records"]
+    served = small_source.root / "file_cache" / "references" / "hst"
+    for name in TINY_REFERENCES:
+        copy = target.ref(name)
+        assert sha1(copy) == sha1(served / name) == records[name]["sha1sum"], name
+        assert records[name]["present"] == "True" and copy.stat().st_mode & 0o777 == 0o444
+    assert records[UNHELD_REFERENCE]["present"] == "False" and not target.ref(UNHELD_REFERENCE).exists()
+    assert records[TINY_CONTEXT]["present"] == "True"
+    checked = target.tool("orphan_files", "--check-sha1sum")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "0 stray, 0 missing, 0 corrupt files (sha1sums checked)" in checked.stdout
 
 
 def test_refusals_and_bad_arguments(crds_live_server, tmp_path):

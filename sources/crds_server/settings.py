@@ -122,6 +122,9 @@ else:
             "PORT": SITE["CRDS_DB_PORT"],
             "OPTIONS": {"charset": "utf8mb4", "isolation_level": "read committed"},
             "TEST": {"NAME": "test_" + SITE["CRDS_DB_NAME"]},
+            # Each WSGI thread keeps its connection instead of opening one per request.
+            "CONN_MAX_AGE": 300,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 
@@ -221,6 +224,9 @@ LOGGING = {
 # the distributed computation, and who gets the result mails.
 CRDS_DATASET_SOURCE = os.environ.get("CRDS_DATASET_SOURCE", "reprocessing.sources.DatabaseSource")
 CRDS_REPROCESSING_CHUNK_SIZE = int(os.environ.get("CRDS_REPROCESSING_CHUNK_SIZE", "2000"))
+# A worker holding a chunk shows a heartbeat at least every fifth of this many seconds; a chunk
+# without one for this long is taken to be lost with its worker and computed again.
+CRDS_REPROCESSING_LEASE = float(os.environ.get("CRDS_REPROCESSING_LEASE", "300"))
 CRDS_REPROCESSING_EMAILS = [a.strip() for a in os.environ.get("CRDS_REPROCESSING_EMAILS", "").split(",")
                             if a.strip()] or CRDS_ADMIN_EMAILS
 from celery.schedules import crontab as _crontab  # noqa: E402
@@ -235,6 +241,11 @@ CELERY_BEAT_SCHEDULE = {
     "publish-server-cache": {"task": "operations.publish_cache", "schedule": 300.0},
     "clear-web-cache": {"task": "operations.clear_web_cache", "schedule": 4 * 3600.0},
     "verify-cache": {"task": "operations.verify_cache", "schedule": _crontab(minute=0, hour=4, day_of_week=0)},
+    "certify-cache": {"task": "operations.certify_cache", "schedule": _crontab(minute=0, hour=5, day_of_week=0)},
+    "weekly-status": {"task": "operations.status_report", "schedule": _crontab(minute=0, hour=7, day_of_week=1),
+                      "args": ("weekly",)},
+    "monthly-status": {"task": "operations.status_report", "schedule": _crontab(minute=0, hour=7, day_of_month=1),
+                       "args": ("monthly",)},
     "nightly": {"task": "operations.nightly", "schedule": _crontab(minute=5, hour=3)},
     "sync-group-cache": {"task": "operations.sync_group_cache", "schedule": 600.0},
 }

@@ -39,6 +39,7 @@ def generation() -> str:
 def invalidate() -> None:
     """Start a new catalog generation: every derived value is rebuilt on next use."""
     cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    _seen_distributable.clear()
 
 
 def invalidate_on_commit() -> None:
@@ -86,6 +87,20 @@ def connect_signals() -> None:
 
 
 _memos: dict[str, tuple[str, Any]] = {}
+
+# Files this process has seen distributable.  A confirmed file never leaves distribution while
+# the server runs (bad files are still served, with warnings), so this answer needs no
+# generation lookup: best references on a literal context touch neither database nor memcached.
+# A restore from backup can take files back out; the server is restarted after one.
+_seen_distributable: set[str] = set()
+
+
+def seen_distributable(name: str) -> bool:
+    return name in _seen_distributable
+
+
+def see_distributable(name: str) -> None:
+    _seen_distributable.add(name)
 
 
 def memo(name: str, build: Callable[[], Any]) -> Any:

@@ -53,7 +53,11 @@ def load(result_id: str) -> StoredResult:
 
 
 def check_lock(result: StoredResult, button: str, user: str, lock, is_superuser: bool) -> None:
-    """§5.5.2: confirm needs the submitter and the same lock; cancel/force a lock on the instrument."""
+    """§5.5.2: confirm needs the submitter and the same lock; cancel/force a lock on the instrument.
+
+    A result an unlocked superuser made records no lock: its submitter decides without one, anyone
+    else who is not a superuser needs the lock on the instrument of its files.
+    """
     params = result.parameters
     if button == "confirm":
         if user != result.user:
@@ -63,10 +67,17 @@ def check_lock(result: StoredResult, button: str, user: str, lock, is_superuser:
         if wanted and (lock is None or lock.lock_id != wanted):
             raise ConfirmError("BROKEN LOCK: the instrument lock this submission was made under has been lost. "
                                "Use 'force' to confirm anyway.")
-    else:
-        instrument = params.get("locked_instrument") or ""
-        if instrument and not is_superuser and (lock is None or lock.name != instrument):
-            raise ConfirmError(f"You must hold the lock on instrument '{instrument}' to {button} this submission.")
+        return
+    if is_superuser:
+        return
+    locked = params.get("locked_instrument") or ""
+    if not locked and user == result.user:
+        return
+    instrument = locked or params.get("instrument") or ""
+    if not instrument:
+        raise ConfirmError(f"Only the submitter '{result.user}' or a superuser can {button} this submission.")
+    if lock is None or lock.name != instrument:
+        raise ConfirmError(f"You must hold the lock on instrument '{instrument}' to {button} this submission.")
 
 
 def claim(result: StoredResult) -> bool:
@@ -220,13 +231,14 @@ def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> 
             FileRecord.objects.create(name=new, state=UPLOADED, type="mapping", observatory=settings.CRDS_OBSERVATORY,
                                       deliverer_user=result.user, description=params.get("description", ""))
         newcontext.generate_new_contexts(pmap, updates, name_map)
+        _write_not_applicable(updates, name_map)
         # Full paths: with bare names the crds library would write the headers into the working directory.
         newcontext.update_header_names({str(storage.cache_path(old)): str(storage.cache_path(new))
                                         for old, new in name_map.items()})
         for old, new in name_map.items():
             path = storage.cache_path(new)
             path.chmod(0o444)
-            outcome = certify.certify_file(str(path), new, pmap, False)
+            outcome = certify.certify_file(str(path), new, pmap, False, written_by_crds=True)
             if outcome.status == "Failed":
                 raise ConfirmError(f"Generated context '{new}' failed certification: " + " ".join(outcome.lines[-3:]))
             instrument, filekind = naming.mapping_properties(new)
@@ -237,3 +249,23 @@ def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> 
         submission.destroy_uploaded(made)
         raise
     return sorted(made)
+
+
+def _write_not_applicable(updates: dict[str, list[str]], name_map: dict[str, str]) -> None:
+    """Write "N/A" for the `<instrument>_<type>_n/a` updates in the new imaps.
+
+    crds' newcontext (14.0) installs such an update as `os.path.basename("N/A")`, i.e. "A",
+    which certify then fails to load as a mapping; the value is set again with crds' own
+    `set_item`, as newcontext meant to.
+    """
+    from crds.core import rmap
+
+    for imap, entries in updates.items():
+        types = [entry.split("_")[1] for entry in entries if entry.lower().endswith("_n/a")]
+        if not types:
+            continue
+        path = str(storage.cache_path(name_map[imap]))
+        mapping = rmap.load_mapping(path)
+        for filekind in types:
+            mapping.set_item(filekind, "N/A")
+        mapping.write(path)

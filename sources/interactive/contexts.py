@@ -117,6 +117,8 @@ def pointer_context(tag: str) -> str:
 
 def check_distributable_mapping(name: str) -> str:
     """`name` if it is a cataloged, distributable mapping of this server's observatory."""
+    if cache.seen_distributable(name):
+        return name
     try:
         storage.check_filename(name)
     except storage.BadName as exc:
@@ -127,14 +129,14 @@ def check_distributable_mapping(name: str) -> str:
     if not storage.is_mapping(name):
         raise ContextError(f"'{name}' is not a mapping (.pmap, .imap or .rmap).")
     entry = cache.distributable_index().get(name)
-    if entry is not None and entry[0] == "mapping":
-        return name
-    try:
-        record = catalog.get_record(name)
-    except catalog.UnknownFile as exc:
-        raise ContextError(str(exc)) from None
-    if not record.available or record.type != "mapping":
-        raise ContextError(f"File '{name}' is not yet available.")
+    if entry is None or entry[0] != "mapping":
+        try:
+            record = catalog.get_record(name)
+        except catalog.UnknownFile as exc:
+            raise ContextError(str(exc)) from None
+        if not record.available or record.type != "mapping":
+            raise ContextError(f"File '{name}' is not yet available.")
+    cache.see_distributable(name)
     return name
 
 

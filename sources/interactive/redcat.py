@@ -244,7 +244,7 @@ def redcat_submit(cleaned: dict, user: str, lock=None, channel: str = "",
         pmap_name=cleaned["pmap_text"] or cleaned["pmap_name"], creator=cleaned["creator"],
         change_level=cleaned["change_level"], auto_rename=cleaned["auto_rename"],
         compare_old_reference=cleaned["compare_old_reference"], lock_id=lock.lock_id if lock else "",
-        locked_instrument=lock.name if lock else "", channel=channel,
+        locked_instrument=lock.name if lock else "", instrument=instrument, channel=channel,
         notify=tuple(email_list(cleaned["other_email"])), **extra)
     try:
         result = submission.batch_submit(batch)

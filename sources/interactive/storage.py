@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -39,6 +40,35 @@ def sha1_file(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class Hashes:
+    """SHA-1 sums computed by a worker thread while the caller goes on with other work.
+
+    hashlib releases the GIL while it hashes, so reading a multi-GB reference overlaps the
+    certify and rmap steps of a submission instead of adding to them.  Used as a context
+    manager: leaving it cancels what has not started and waits for what has.
+    """
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha1")
+        self._pending: dict[str, Future] = {}
+
+    def __enter__(self) -> Hashes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, key: str, path: Path) -> None:
+        self._pending[key] = self._pool.submit(sha1_file, path)
+
+    def take(self, key: str) -> str:
+        """The SHA-1 started under `key`, waiting for it if need be."""
+        return self._pending.pop(key).result()
+
+    def take_all(self) -> dict[str, str]:
+        return {key: self.take(key) for key in list(self._pending)}
 
 
 def is_mapping(name: str) -> bool:

@@ -1,11 +1,12 @@
 """Batch Submit References: from the ingest area to a READY result awaiting confirmation (§5.3, §5.4).
 
-Steps: certify every upload against the derive-from context, refuse
-duplicates (by sha1sum, pending uploads included), try the rmap insertion on
-temporary copies before any official name is spent, then name, link and
-catalog the references as `uploaded`, write and certify the new rmaps, and
-store the READY result.  Any failure removes every record and cache file the
-submission added; the uploads stay in the ingest area until a confirm.
+Steps: certify every upload against the derive-from context, try the rmap
+insertion on temporary copies before any official name is spent, then name,
+link and catalog the references as `uploaded`, refuse duplicates (by sha1sum,
+pending uploads included), write and certify the new rmaps, and store the
+READY result.  Any failure removes every record and cache file the submission
+added; the uploads stay in the ingest area until a confirm.  Each upload is
+read once for its sha1sum, in a worker thread alongside the other steps.
 
 Counters are not rolled back with a failure: spent numbers are never reused.
 """
@@ -61,6 +62,7 @@ class BatchRequest:
     compare_old_reference: bool = True
     lock_id: str = ""              # the user's instrument lock id when the request began ("" = unlocked)
     locked_instrument: str = ""
+    instrument: str = ""           # the files' instrument: required when given (ReDCaT form), else found by check_lock
     channel: str = ""              # jpoll channel key
     result_url: Callable[[str], str] = field(default=lambda result_id: f"/display_result/{result_id}")
     notify: tuple[str, ...] = ()   # further e-mail recipients (the ReDCaT form's other_email)
@@ -115,25 +117,34 @@ def file_properties(path: Path) -> tuple[str, str]:
 
 
 def check_lock(request: BatchRequest, kinds: dict[str, tuple[str, str]]) -> None:
-    """The lock taken at the start still holds, and every file is for the locked instrument (§5.3.2)."""
+    """The lock taken at the start still holds, and every file is for the locked instrument (§5.3.2).
+
+    Records the files' instrument as `request.instrument`: cancel and force of the result need a lock
+    on it also when an unlocked superuser submitted.
+    """
     from locking import service as locks
 
     instruments = sorted({instrument for instrument, _ in kinds.values()})
     if len(instruments) > 1:
         raise SubmissionError(f"All files must be for one instrument; these are for {', '.join(instruments)}.")
-    if not request.lock_id:
-        return
-    lock = locks.instrument_lock(request.user)
-    if lock is None or lock.lock_id != request.lock_id:
-        raise SubmissionError("BROKEN LOCK: your instrument lock expired or was taken over; log in again.")
-    if instruments and instruments[0] != lock.name:
-        raise SubmissionError(f"Instrument Mismatch: Logged in for '{lock.name}'. "
-                              f"Submitted files for '{instruments[0]}'.")
+    found = instruments[0] if instruments else ""
+    if request.lock_id:
+        lock = locks.instrument_lock(request.user)
+        if lock is None or lock.lock_id != request.lock_id:
+            raise SubmissionError("BROKEN LOCK: your instrument lock expired or was taken over; log in again.")
+        if found and found != lock.name:
+            raise SubmissionError(f"Instrument Mismatch: Logged in for '{lock.name}'. Submitted files for '{found}'.")
+    if found and request.instrument and found != request.instrument:
+        raise SubmissionError(f"Instrument Mismatch: the form names instrument '{request.instrument}'. "
+                              f"Submitted files for '{found}'.")
+    request.instrument = found or request.instrument
 
 
-def check_duplicates(paths: dict[str, Path]) -> dict[str, str]:
-    """{upload: sha1sum}; refuses files identical to cataloged ones, pending uploads included (§16.16)."""
-    sums = {name: storage.sha1_file(path) for name, path in paths.items()}
+def check_duplicates(paths: dict[str, Path], sums: dict[str, str] | None = None) -> dict[str, str]:
+    """{upload: sha1sum} (`sums` if already computed); refuses files identical to cataloged ones,
+    pending uploads included (§16.16)."""
+    if sums is None:
+        sums = {name: storage.sha1_file(path) for name, path in paths.items()}
     seen: dict[str, str] = {}
     for name, digest in sums.items():
         if digest in seen:
@@ -191,13 +202,14 @@ def insert_references(old: str, new_path: Path, references: list[Path]) -> None:
         raise SubmissionError(f"Inserting the references into '{old}' changes nothing.")
 
 
-def trial_insertion(context: str, groups: dict[tuple[str, str], list[Path]]) -> dict[tuple[str, str], str]:
-    """Try every rmap update on temporary copies before an official name is spent; {group: old rmap}."""
+def trial_insertion(context: str, groups: dict[tuple[str, str], list[Path]],
+                    folder: Path) -> dict[tuple[str, str], str]:
+    """Try every rmap update on copies in `folder` (named as the old rmaps) before an official name
+    is spent; {group: old rmap}."""
     olds = {}
-    with tempfile.TemporaryDirectory(prefix="trial-", dir=settings.CRDS_SERVER_FILES) as tmp:
-        for (instrument, filekind), paths in sorted(groups.items()):
-            olds[(instrument, filekind)] = old = old_rmap(context, instrument, filekind)
-            insert_references(old, Path(tmp) / old, paths)
+    for (instrument, filekind), paths in sorted(groups.items()):
+        olds[(instrument, filekind)] = old = old_rmap(context, instrument, filekind)
+        insert_references(old, folder / old, paths)
     return olds
 
 
@@ -275,7 +287,8 @@ def _ready_result(request: BatchRequest, context: str, parameters: dict) -> Stor
         "pmap": context, "pmap_mode": request.pmap_mode, "submission_kind": BATCH_SUBMIT,
         "description": request.description, "submitter": request.user, "more_submits": "/batch_submit_references/",
         "requires_locking": bool(request.lock_id), "should_still_be_locked": request.lock_id,
-        "locked_instrument": request.locked_instrument, "disposition": "", "new_file_map": {},
+        "locked_instrument": request.locked_instrument, "instrument": request.instrument, "disposition": "",
+        "new_file_map": {},
         "uploaded_basenames": [], "context_rmaps": [], "certify_results": [], "collision_list": [],
         "diff_results": [], **parameters}
     return StoredResult.objects.create(name=str(uuid.uuid4()), page_template=READY_TEMPLATE, user=request.user,
@@ -366,10 +379,24 @@ def bad_files(request: BatchRequest, context: str, results: list[dict], uploads:
     return result
 
 
+def start_hashing(paths: dict[str, Path], hashes: storage.Hashes) -> None:
+    """Start reading the uploads for their sha1sums, which `add_references` needs only at its end."""
+    for name, path in paths.items():
+        hashes.start(name, path)
+
+
 def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path], kinds: dict[str, tuple[str, str]],
-                   sums: dict[str, str]) -> dict[str, str]:
-    """Name, place and catalog the uploaded references as `uploaded`; {upload: official name}."""
+                   hashes: storage.Hashes) -> dict[str, str]:
+    """Name, place and catalog the uploaded references as `uploaded`, then refuse duplicates
+    (§5.3.6); {upload: official name}.
+
+    The uploads' sha1sums (`start_hashing`) are awaited only once the files are placed, so
+    reading a large upload overlaps its renaming rewrite.  A file rewritten under its new name
+    (HST) is hashed in `hashes` too, while the submission goes on; `record_sums` stores those
+    sums.  A linked file has the sum of its upload.
+    """
     new_file_map: dict[str, str] = {}
+    renamed: set[str] = set()
     for name, path in paths.items():
         instrument, filekind = kinds[name]
         official = official_reference_name(name, path, instrument, filekind, request.auto_rename)
@@ -381,11 +408,24 @@ def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path],
         added.names.append(official)
         place_reference(path, official, renamed_hst)
         target = storage.cache_path(official)
+        if renamed_hst:
+            hashes.start(official, target)
+            renamed.add(official)
         FileRecord.objects.filter(name=official).update(
-            sha1sum=storage.sha1_file(target) if renamed_hst else sums[name], size=target.stat().st_size,
-            **reference_metadata(target, settings.CRDS_OBSERVATORY))
+            size=target.stat().st_size, **reference_metadata(target, settings.CRDS_OBSERVATORY))
         new_file_map[name] = official
+    _progress(request, "Checking for duplicate files.")
+    sums = check_duplicates(paths, {name: hashes.take(name) for name in paths})
+    for name, official in new_file_map.items():
+        if official not in renamed:
+            FileRecord.objects.filter(name=official).update(sha1sum=sums[name])
     return new_file_map
+
+
+def record_sums(hashes: storage.Hashes) -> None:
+    """Store the sha1sums still computing in `hashes` ({official name: sum}) in the catalog."""
+    for name, digest in hashes.take_all().items():
+        FileRecord.objects.filter(name=name).update(sha1sum=digest)
 
 
 def write_rmap(request: BatchRequest, added: _Added, old: str, edit: Callable[[str, Path], None]) -> str:
@@ -404,12 +444,14 @@ def write_rmap(request: BatchRequest, added: _Added, old: str, edit: Callable[[s
     return new
 
 
-def certify_mappings(request: BatchRequest, context: str, names: list[str]) -> list[dict]:
-    """Certify new cataloged mappings against `context`."""
+def certify_mappings(request: BatchRequest, context: str, names: list[str],
+                     written_by_crds: bool = False) -> list[dict]:
+    """Certify new cataloged mappings against `context` (`written_by_crds`: see certify.certify_file)."""
     results = []
     for new in sorted(names):
         _progress(request, f"Certifying new mapping '{new}'.")
-        results.append(vars(certify.certify_file(str(storage.cache_path(new)), new, context, False)))
+        results.append(vars(certify.certify_file(str(storage.cache_path(new)), new, context, False,
+                                                 written_by_crds=written_by_crds)))
     return results
 
 
@@ -426,40 +468,54 @@ def review(request: BatchRequest, derivations: dict[str, str]) -> tuple[list, li
 
 
 def _batch_steps(request: BatchRequest, added: _Added) -> StoredResult:
-    """The steps of a Batch Submit References, recording what they add in `added`."""
+    """The steps of a Batch Submit References, recording what they add in `added`.
+
+    Each upload is read once for its sha1sum, in a worker thread while it is certified and
+    renamed; a file renamed by rewriting is hashed while the new rmaps are made and certified.
+    """
     context, uploads = start(request, "Batch Submit")
     paths, kinds = reference_uploads(request, uploads, "batch submitted")
-    results = certify_uploads(request, context, paths)
-    if failed := bad_files(request, context, results, uploads, "Batch Submit"):
-        return failed
+    with storage.Hashes() as hashes, tempfile.TemporaryDirectory(prefix="trial-",
+                                                                 dir=settings.CRDS_SERVER_FILES) as trials:
+        start_hashing(paths, hashes)
+        results = certify_uploads(request, context, paths)
+        if failed := bad_files(request, context, results, uploads, "Batch Submit"):
+            return failed
 
-    _progress(request, "Checking for duplicate files.")
-    sums = check_duplicates(paths)
-    groups: dict[tuple[str, str], list[Path]] = {}
-    for name, kind in kinds.items():
-        groups.setdefault(kind, []).append(paths[name])
-    _progress(request, "Trying the rmap insertions.")
-    olds = trial_insertion(context, groups)
+        groups: dict[tuple[str, str], list[Path]] = {}
+        for name, kind in kinds.items():
+            groups.setdefault(kind, []).append(paths[name])
+        _progress(request, "Trying the rmap insertions.")
+        olds = trial_insertion(context, groups, Path(trials))
 
-    new_file_map = add_references(request, added, paths, kinds, sums)
-    rmap_map: dict[str, str] = {}
-    for kind, group in sorted(groups.items()):
-        official_paths = [storage.cache_path(new_file_map[p.name]) for p in group]
-        old = olds[kind]
-        rmap_map[old] = write_rmap(request, added, old,
-                                   lambda old, new_path, refs=official_paths: insert_references(old, new_path, refs))
+        new_file_map = add_references(request, added, paths, kinds, hashes)
+        rmap_map: dict[str, str] = {}
+        for kind, group in sorted(groups.items()):
+            old = olds[kind]
+            rmap_map[old] = write_rmap(request, added, old, official_insertion(
+                Path(trials) / old, group, [storage.cache_path(new_file_map[p.name]) for p in group]))
 
-    rmap_results = certify_mappings(request, context, list(rmap_map.values()))
-    if any(r["status"] == "Failed" for r in rmap_results):
-        added.remove()
-        return bad_files(request, context, results + rmap_results, uploads, "Batch Submit")
+        rmap_results = certify_mappings(request, context, list(rmap_map.values()), written_by_crds=True)
+        if any(r["status"] == "Failed" for r in rmap_results):
+            added.remove()
+            return bad_files(request, context, results + rmap_results, uploads, "Batch Submit")
 
-    collision_list, diff_results = review(request, rmap_map)
+        collision_list, diff_results = review(request, rmap_map)
+        record_sums(hashes)
     return _ready_result(request, context, {
         "new_file_map": {**new_file_map, **rmap_map}, "uploaded_basenames": uploads,
         "context_rmaps": sorted(rmap_map.values()), "certify_results": results + rmap_results,
         "collision_list": collision_list, "diff_results": diff_results, "reference_map": new_file_map,
         "rmap_map": rmap_map})
+
+
+def official_insertion(trial: Path, uploads: list[Path], officials: list[Path]) -> Callable[[str, Path], None]:
+    """The edit writing a new rmap with the official references: a copy of the trial rmap when no
+    reference was renamed (the same crds insertion of the same headers and names), else the
+    insertion redone with the official files."""
+    if [path.name for path in uploads] == [path.name for path in officials]:
+        return lambda old, new_path: shutil.copyfile(trial, new_path)
+    return lambda old, new_path: insert_references(old, new_path, officials)
 
 
 def announce_done(request: BatchRequest, result: StoredResult) -> None:

@@ -43,10 +43,12 @@ from interactive.submission import (
     check_lock,
     insert_references,
     old_rmap,
+    record_sums,
     reference_uploads,
     review,
     run_submission,
     start,
+    start_hashing,
     write_rmap,
 )
 
@@ -75,15 +77,88 @@ def _load(path: Path, shown: str):
 
 
 def _children(upload: str, mapping) -> list[str]:
-    """The files a mapping names directly: references of an rmap, rmaps of an imap, imaps of a pmap."""
+    """The files a mapping names directly: references of an rmap, rmaps of an imap, imaps of a pmap
+    (as written: a context's children are not loaded)."""
     if upload.endswith(".rmap"):
         return sorted(mapping.reference_names())
-    return sorted({getattr(child, "basename", child) for child in mapping.selections.values()})
+    return sorted({str(child) for child in mapping.selector.values()})
 
 
-def check_children(upload: str, mapping) -> list[str]:
-    """§5.7: every file named must be cataloged and usable, none blacklisted; warnings for rejected ones."""
-    names = [n for n in _children(upload, mapping) if not n.upper().startswith(("N/A", "OMIT"))]
+CHILD_EXTENSIONS = {".pmap": ".imap", ".imap": ".rmap"}
+
+
+def uploads_named(paths: dict[str, Path]) -> dict[str, list[str]]:
+    """{context upload: the mappings of this same submission it names}: an imap naming uploaded
+    rmaps, a pmap naming uploaded imaps.  Uploads crds cannot load are left to certify."""
+    from crds.core import rmap
+
+    named = {}
+    for name, path in paths.items():
+        child_extension = CHILD_EXTENSIONS.get(Path(name).suffix)
+        if child_extension is None:
+            continue
+        try:
+            mapping = rmap.load_mapping(str(path), ignore_checksum=True)
+        except Exception:
+            continue
+        if children := [c for c in _children(name, mapping) if c in paths and c.endswith(child_extension)]:
+            named[name] = children
+    return named
+
+
+def certify_mapping_uploads(request: BatchRequest, context: str, paths: dict[str, Path],
+                            named: dict[str, list[str]]) -> list[dict]:
+    """Certify uploaded mappings; one that names other uploads gets crds' grammar pass now and the
+    rest of certify once renamed (`certify_renamed`), since crds can only find cached files."""
+    results = []
+    for i, (name, path) in enumerate(paths.items(), 1):
+        _progress(request, f"Certifying '{name}' [{i} / {len(paths)} files]")
+        if name in named:
+            results.append(vars(certify.check_mapping_text(str(path), name)))
+        else:
+            results.append(vars(certify.certify_file(str(path), name, context, request.compare_old_reference)))
+    return results
+
+
+def install_official_children(upload: str, target: Path, officials: dict[str, str]) -> None:
+    """In the official copy `target` of context `upload`, replace each submitted child by its
+    official name, as crds installs a new mapping in a context (`newcontext.insert_mapping`)."""
+    from crds.core import rmap
+    from crds.refactoring import newcontext
+
+    renamed = {child: official for child, official in officials.items() if child != official}
+    if not renamed:
+        return
+    for official in sorted(renamed.values()):
+        newcontext.insert_mapping(str(target), official)
+    selector = rmap.load_mapping(str(target), ignore_checksum=True).selector
+    for key, value in sorted(selector.items()):
+        if value in renamed:
+            raise SubmissionError(f"In '{upload}': '{value}' is named for '{key}', which is not its "
+                                  f"{'type' if upload.endswith('.imap') else 'instrument'}.")
+
+
+def certify_renamed(request: BatchRequest, context: str, results: list[dict], named: dict[str, list[str]],
+                    new_file_map: dict[str, str]) -> None:
+    """Certify, in `results`, the official copies of the uploads that name other uploads."""
+    for result in results:
+        if result["name"] not in named:
+            continue
+        official = new_file_map[result["name"]]
+        _progress(request, f"Certifying '{official}' (submitted as '{result['name']}').")
+        outcome = certify.certify_file(str(storage.cache_path(official)), official, context, False,
+                                       written_by_crds=True)
+        result["lines"] += [f"INFO - Certified as '{official}', naming the files of this submission "
+                            "by their official names."] + outcome.lines
+        if outcome.status == "Failed" or result["status"] == "OK":
+            result["status"] = outcome.status
+
+
+def check_children(upload: str, mapping, submitted: list[str] = ()) -> list[str]:
+    """§5.7: every file named must be cataloged and usable, none blacklisted; warnings for rejected ones.
+    The `submitted` mappings of the same submission are checked as uploads instead."""
+    names = [n for n in _children(upload, mapping)
+             if not n.upper().startswith(("N/A", "OMIT")) and n not in submitted]
     records = {r.name: r for r in FileRecord.objects.filter(name__in=names)}
     warnings = []
     for name in names:
@@ -139,7 +214,8 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     if generate_contexts and not all(name.endswith(".rmap") for name in uploads):
         raise SubmissionError("Contexts can be generated only when every submitted file is an .rmap.")
     paths = {name: folder / name for name in uploads}
-    results = certify_uploads(request, context, paths)
+    named = uploads_named(paths)
+    results = certify_mapping_uploads(request, context, paths, named)
     if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_MAPPINGS):
         return failed
 
@@ -151,7 +227,7 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     derivations = {}
     for name, mapping in mappings.items():
         _progress(request, f"Checking the files named by '{name}'.")
-        warnings += check_children(name, mapping)
+        warnings += check_children(name, mapping, named.get(name, []))
         derivations[name] = check_derivation(name, mapping)
     for result in results:
         result["lines"] += [w for w in warnings if f"'{result['name']}'" in w]
@@ -170,14 +246,18 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
         added.names.append(official)
         target = storage.cache_path(official)
         shutil.copyfile(paths[name], target)
+        install_official_children(name, target, {child: new_file_map[child] for child in named.get(name, [])})
         # Keep the header consistent with the official name; derived_from stays as submitted.
         _set_mapping_names(target, official, str(mappings[name].header.get("derived_from", "")))
         target.chmod(0o444)
         FileRecord.objects.filter(name=official).update(sha1sum=storage.sha1_file(target), size=target.stat().st_size)
         new_file_map[name] = official
 
-    official_results = certify_mappings(request, context, list(new_file_map.values()))
-    if any(r["status"] == "Failed" for r in official_results):
+    certify_renamed(request, context, results, named, new_file_map)
+    # The official copies are the uploads as crds rewrote them, whose text certify has parsed.
+    official_results = certify_mappings(request, context, [new_file_map[n] for n in uploads if n not in named],
+                                        written_by_crds=True)
+    if any(r["status"] == "Failed" for r in results + official_results):
         added.remove()
         return bad_files(request, context, results + official_results, uploads, title,
                          submission_kind=SUBMIT_MAPPINGS)
@@ -202,12 +282,13 @@ def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
     title = "Submit References"
     context, uploads = start(request, title)
     paths, kinds = reference_uploads(request, uploads, "submitted as references")
-    results = certify_uploads(request, context, paths)
-    if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_REFERENCES):
-        return failed
-    _progress(request, "Checking for duplicate files.")
-    sums = check_duplicates(paths)
-    new_file_map = add_references(request, added, paths, kinds, sums)
+    with storage.Hashes() as hashes:
+        start_hashing(paths, hashes)
+        results = certify_uploads(request, context, paths)
+        if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_REFERENCES):
+            return failed
+        new_file_map = add_references(request, added, paths, kinds, hashes)
+        record_sums(hashes)
     return _ready_result(request, context, {
         "submission_kind": SUBMIT_REFERENCES, "more_submits": "/submit/reference/", "new_file_map": new_file_map,
         "uploaded_basenames": uploads, "certify_results": results, "reference_map": new_file_map})
@@ -284,7 +365,7 @@ def _rules_steps(request: BatchRequest, added: _Added, names: list[str], deletin
             edit(old, Path(tmp) / old, refs)
     rmap_map = {olds[group]: write_rmap(request, added, olds[group], partial(edit, refs=refs))
                 for group, refs in sorted(groups.items())}
-    results = certify_mappings(request, context, list(rmap_map.values()))
+    results = certify_mappings(request, context, list(rmap_map.values()), written_by_crds=True)
     if any(r["status"] == "Failed" for r in results):
         added.remove()
         return bad_files(request, context, results, [], title, submission_kind=kind)
@@ -309,10 +390,54 @@ def add_existing_references(request: BatchRequest, names: list[str]) -> StoredRe
 # ---------------------------------------------------------------- create contexts
 
 
+NOT_APPLICABLE = re.compile(r"^(?P<instrument>[A-Za-z0-9]+)_(?P<filekind>[A-Za-z0-9\-]+)_n/a$", re.IGNORECASE)
+
+
+def not_applicable(pmap: str, entry: str) -> tuple[str, tuple[str, str]]:
+    """(the crds form `<instrument>_<type>_n/a`, (instrument, type)) of a request to set a type of
+    `pmap` to N/A; refuses unknown instruments and types, and types already N/A."""
+    from crds.core import reftypes
+
+    match = NOT_APPLICABLE.match(entry)
+    if match is None:
+        raise SubmissionError(f"Invalid entry '{entry[:128]}': use <instrument>_<type>_n/a, e.g. acs_biasfile_n/a.")
+    instrument, filekind = match["instrument"].lower(), match["filekind"].lower()
+    loaded = contexts.load_mapping(pmap)
+    instruments = {key.lower(): value for key, value in loaded.selector.items()}
+    if instrument not in instruments:
+        raise SubmissionError(f"Unknown instrument '{instrument}' in '{entry}': use one of "
+                              f"{', '.join(sorted(instruments))}.")
+    if not storage.is_mapping(str(instruments[instrument])):
+        raise SubmissionError(f"Context '{pmap}' has no rules for instrument '{instrument}'.")
+    imap = loaded.get_imap(instrument)
+    types = {key.lower(): str(value) for key, value in imap.selector.items()}
+    known = set(types) | {kind.lower() for kind in reftypes.get_types_object(
+        settings.CRDS_OBSERVATORY).get_filekinds(instrument)}
+    if filekind not in known:
+        raise SubmissionError(f"Unknown type '{filekind}' for instrument '{instrument}' in '{entry}': use one of "
+                              f"{', '.join(sorted(known))}.")
+    if types.get(filekind, "").upper() == "N/A":
+        raise SubmissionError(f"Type '{filekind}' of '{instrument}' is already N/A in '{imap.basename}'.")
+    return f"{instrument}_{filekind}_n/a", (instrument, filekind)
+
+
+def _usable_rmap_kind(name: str) -> tuple[str, str]:
+    """(instrument, type) of a cataloged, distributable rmap that is not marked bad."""
+    record = catalog.distributable().filter(name=name).first()
+    if not name.endswith(".rmap") or record is None:
+        raise SubmissionError(f"File '{name}' is not an rmap known to CRDS.")
+    if record.blacklisted or record.rejected:
+        raise SubmissionError(f"Rmap '{name}' is marked bad.")
+    return naming.mapping_properties(name)
+
+
 def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
                     progress: Callable[[str], None] = lambda text: None) -> StoredResult:
     """§5.6 (superuser): imaps and a pmap naming `rmaps`, derived from `pmap`, generated and delivered at
-    once under the context lock, with the edit pointer moved; returns the stored confirmation page."""
+    once under the context lock, with the edit pointer moved; returns the stored confirmation page.
+
+    An entry `<instrument>_<type>_n/a` of `rmaps` sets that type to N/A (crds' newcontext does it).
+    """
     import uuid
 
     from locking import service as locks
@@ -321,7 +446,7 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
 
     request = BatchRequest(user=user, description=description)
     submission._check_request(request)
-    for name in [pmap, *rmaps]:
+    for name in [pmap, *(n for n in rmaps if not n.lower().endswith("_n/a"))]:
         try:
             storage.check_filename(name)
         except Exception:
@@ -330,12 +455,20 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         raise SubmissionError(f"Context '{pmap}' is not a pipeline context known to CRDS.")
     if not rmaps:
         raise SubmissionError("No rmaps were specified.")
+    updates: list[str] = []
+    updated: dict[tuple[str, str], str] = {}
     for name in rmaps:
-        record = catalog.distributable().filter(name=name).first()
-        if not name.endswith(".rmap") or record is None:
-            raise SubmissionError(f"File '{name}' is not an rmap known to CRDS.")
-        if record.blacklisted or record.rejected:
-            raise SubmissionError(f"Rmap '{name}' is marked bad.")
+        if name.lower().endswith("_n/a"):
+            update, kind = not_applicable(pmap, name)
+        else:
+            update, kind = name, _usable_rmap_kind(name)
+        if kind in updated:
+            raise SubmissionError(f"'{name}' and '{updated[kind]}' are both for {' '.join(kind)}: choose one.")
+        updated[kind] = name
+        updates.append(update)
+    for name in rmaps:
+        if name.lower().endswith("_n/a"):
+            continue
         progress(f"Certifying '{name}'.")
         outcome = certify.certify_file(str(storage.cache_path(name)), name, pmap, False)
         if outcome.status == "Failed":
@@ -348,7 +481,7 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
     try:
         progress(f"Generating contexts from '{pmap}'.")
         try:
-            generated = confirm.generate_contexts(pmap, rmaps, holder)
+            generated = confirm.generate_contexts(pmap, updates, holder)
         except confirm.ConfirmError as exc:
             raise SubmissionError(str(exc)) from None
         except Exception as exc:
@@ -371,5 +504,5 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         name=str(uuid.uuid4()), page_template=confirm.CONFIRMED_TEMPLATE, user=user, requires_authentication=True,
         parameters={"disposition": "confirmed", "submission_kind": CREATE_CONTEXTS, "description": description,
                     "decided_by": user, "original_pmap": pmap, "final_pmap": pmap, "pmap": new_pmap,
-                    "generated": generated, "delivered": generated, "catalog": made.catalog, "new_file_map": {},
-                    "uploaded_basenames": [], "collision_list": []})
+                    "generated": generated, "installed": updates, "delivered": generated, "catalog": made.catalog,
+                    "new_file_map": {}, "uploaded_basenames": [], "collision_list": []})

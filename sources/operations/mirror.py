@@ -32,7 +32,7 @@ from interactive import cache as catalog_cache
 from interactive import catalog, importer, storage
 from interactive.models import FileRecord
 
-from operations import backup, orphans
+from operations import backup, orphans, publish
 
 SYNC_BATCH = 400
 READ_ONLY = 0o444
@@ -50,6 +50,7 @@ class MirrorReport:
     problems: list[str] = field(default_factory=list)
     orphans: orphans.OrphanReport | None = None
     dry_run: bool = False
+    workers: str = ""
 
     def lines(self) -> list[str]:
         lines = [f"source: {self.source}"]
@@ -61,7 +62,26 @@ class MirrorReport:
         if self.orphans is not None:
             lines += self.orphans.lines()
             lines.append("orphan check: " + self.orphans.summary())
+        if self.workers:
+            lines.append(self.workers)
         return lines
+
+
+def reload_workers() -> str:
+    """Make the running server drop the rules its workers loaded before the catalog was replaced.
+
+    Workers keep parsed mappings by name, and a replaced catalog can give an old name new
+    rules.  mod_wsgi restarts its daemon processes when their WSGI script changes; the embedded
+    development server has no such hook and must be restarted by the operator.
+    """
+    script = settings.CRDS_SERVER_DIR / "wsgi-scripts" / "crds.wsgi"
+    if script.exists():
+        try:
+            script.touch()
+            return "server workers: the WSGI daemons reload on their next request"
+        except OSError:
+            pass
+    return "server workers: restart the server (./stop; ./run) so that it forgets the rules it had loaded"
 
 
 def refuse_ops(force: bool) -> None:
@@ -117,10 +137,12 @@ def restore(path: Path, dry_run: bool = False, delete_orphans: bool = True) -> M
             raise
         for directory, staging in staged.items():
             _swap(staging, directory)
+        publish.clear_pickles()
         if _unapplied_migrations():  # a backup made before this code's latest migrations
             call_command("migrate", interactive=False, verbosity=0)
         catalog_cache.invalidate()
         report.orphans = orphans.check(delete=delete_orphans)
+        report.workers = reload_workers()
     return report
 
 
@@ -274,8 +296,10 @@ def mirror_from_server(url: str, references: str = "none", contexts: list[str] |
                 raise MirrorError(str(exc)) from None
             report.problems += result.problems
             report.fetched = result.mappings + result.references
+            publish.clear_pickles()
             catalog.audit("mirror", result.pointers.get("latest", "") or "server", "mirror_server",
                           why=f"Catalog mirrored from {url}.", details=result.summary())
             catalog_cache.invalidate()
             report.orphans = orphans.check(delete=True)
+            report.workers = reload_workers()
     return report

@@ -10,36 +10,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from crds_server import siteconfig
 from django.conf import settings
-from django.core.mail import send_mail
-from interactive import mail
 
 from operations import backup, orphans
+from operations.mailreport import JobReport, send
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "KEY")
-
-
-@dataclass
-class NightlyReport:
-    sections: list[tuple[str, str]] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, title: str, text: str) -> None:
-        self.sections.append((title, text.rstrip() + "\n"))
-
-    @property
-    def subject(self) -> str:
-        if self.failures:
-            return "nightly FAILED: " + self.failures[0]
-        return "nightly " + ("problems: " + self.problems[0] if self.problems else "OK")
-
-    def text(self) -> str:
-        return "".join(f"==== {title}\n{text}\n" for title, text in self.sections)
 
 
 def _run(*command: str, cwd: Path | None = None) -> str:
@@ -78,9 +57,9 @@ def revision() -> str:
     return head + ("uncommitted changes:\n" + changes if changes.strip() else "no uncommitted changes\n")
 
 
-def run(self_test_log: Path | None = None, send: bool = True) -> NightlyReport:
+def run(self_test_log: Path | None = None, send_mail: bool = True) -> JobReport:
     """Diagnostics and the nightly backup; mailed to CRDS_ADMIN_EMAILS (else the status list)."""
-    report = NightlyReport()
+    report = JobReport("nightly")
     if self_test_log is not None:
         try:
             report.add("reinstall and self-tests", self_test_log.read_text(errors="replace")[-100_000:])
@@ -101,8 +80,6 @@ def run(self_test_log: Path | None = None, send: bool = True) -> NightlyReport:
     except (backup.BackupError, OSError) as exc:
         report.failures.append(f"backup: {exc}")
         report.add("backup", f"FAILED: {exc}")
-    recipients = settings.CRDS_ADMIN_EMAILS or settings.CRDS_STATUS_TO_ADDRESSES
-    if send and recipients:
-        send_mail(f"{mail.subject_prefix()} {report.subject}", report.text(), settings.DEFAULT_FROM_EMAIL,
-                  recipients)
+    if send_mail:
+        send(report)
     return report

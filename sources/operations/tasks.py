@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from operations import nightly, orphans, publish
+from operations import nightly, orphans, publish, reports
 
 
 @shared_task(name="operations.publish_cache")
@@ -25,6 +25,20 @@ def verify_cache() -> str:
 @shared_task(name="operations.nightly")
 def nightly_report() -> str:
     report = nightly.run()
+    if report.failures:
+        raise RuntimeError(report.subject)
+    return report.subject
+
+
+@shared_task(name="operations.status_report")
+def status_report(period: str) -> str:
+    """host/weekly_status and host/monthly_status for beat: `period` is weekly or monthly."""
+    return reports.status_report(period).subject
+
+
+@shared_task(name="operations.certify_cache")
+def certify_cache() -> str:
+    report = reports.certify_cache()
     if report.failures:
         raise RuntimeError(report.subject)
     return report.subject

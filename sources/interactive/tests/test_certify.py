@@ -1,7 +1,10 @@
 """Certify Files: the ingest area against a context, per-file results, jpoll progress, result page."""
 
+import gc
 import re
 import shutil
+import tempfile
+from pathlib import Path
 
 from crds_server.testing import test_data
 from django.contrib.auth.models import User
@@ -126,3 +129,29 @@ class CertifyTests(TestCase):
         self.add("hst_acs_biasfile_0001.fits")
         self.assertEqual(self.post(client=client).status_code, 403)
         self.assertFalse(StoredResult.objects.exists())
+
+
+class CertifyFileTests(TestCase):
+    def test_duplicate_keys_are_found_unless_crds_wrote_the_mapping(self):
+        """crds' grammar pass runs for uploads; only mappings crds wrote from memory skip it."""
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = folder / "hst_acs_0421.imap"
+        text = storage.cache_path("hst_acs_0421.imap").read_text()
+        path.write_text(text.replace("selector = {", "selector = {\n    'biasfile' : 'hst_acs_biasfile_0344.rmap',"))
+        upload = certify.certify_file(str(path), path.name, "hst_0729.pmap", False)
+        self.assertEqual(upload.status, "Failed")
+        self.assertTrue(any("Duplicate entry" in line for line in upload.lines), upload.lines)
+        generated = certify.certify_file(str(path), path.name, "hst_0729.pmap", False, written_by_crds=True)
+        self.assertFalse(any("Duplicate entry" in line for line in generated.lines), generated.lines)
+        self.assertEqual(gc.get_freeze_count(), 0)  # the older objects are collectable again
+
+    def test_objects_stay_frozen_until_the_last_certify_ends(self):
+        self.assertEqual(gc.get_freeze_count(), 0)
+        with certify.older_objects_frozen():
+            frozen = gc.get_freeze_count()
+            self.assertGreater(frozen, 0)
+            with certify.older_objects_frozen():
+                self.assertEqual(gc.get_freeze_count(), frozen)
+            self.assertEqual(gc.get_freeze_count(), frozen)
+        self.assertEqual(gc.get_freeze_count(), 0)

@@ -56,6 +56,46 @@ class CreateContextsTests(SubmissionTestCase):
         self.assert_nothing_added()
 
 
+class NotApplicableTests(SubmissionTestCase):
+    """`<instrument>_<type>_n/a` entries set a type to N/A in the generated imap."""
+
+    def test_types_set_to_na_alongside_an_rmap_then_refused_when_already_na(self):
+        result = submission_kinds.create_contexts(
+            self.user, self.OPERATIONAL, [OLDER_BIAS_RMAP, "ACS_DARKFILE_N/A", "acs_satufile_n/a"], "No ACS darks")
+        params = result.parameters
+        new_pmap = params["pmap"]
+        self.assertEqual(params["installed"], [OLDER_BIAS_RMAP, "acs_darkfile_n/a", "acs_satufile_n/a"])
+        imap = crds.get_cached_mapping(new_pmap).get_imap("acs")
+        self.assertEqual((imap.selector["darkfile"], imap.selector["satufile"]), ("N/A", "N/A"))  # satufile: new key
+        self.assertEqual(imap.get_rmap("biasfile").basename, OLDER_BIAS_RMAP)
+        old = crds.get_cached_mapping("hst_acs_0421.imap")
+        self.assertEqual({k: v for k, v in imap.selector.items() if k not in ("darkfile", "satufile", "biasfile")},
+                         {k: v for k, v in old.selector.items() if k not in ("darkfile", "biasfile")})
+        self.assertEqual(contexts.get_pointer("edit"), new_pmap)
+        self.assertEqual({self.record(n).state for n in params["generated"]}, {"delivered"})
+        already = f"Type 'darkfile' of 'acs' is already N/A in '{imap.basename}'."
+        with self.assertRaisesMessage(SubmissionError, already):
+            submission_kinds.create_contexts(self.user, new_pmap, ["acs_darkfile_n/a"], "Again")
+        self.assertEqual(contexts.get_pointer("edit"), new_pmap)
+
+    def test_bad_entries_change_nothing(self):
+        cases = [
+            (["xyz_biasfile_n/a"], "Unknown instrument 'xyz' in 'xyz_biasfile_n/a': use one of acs, cos, nicmos,"),
+            (["acs_nosuchtype_n/a"], "Unknown type 'nosuchtype' for instrument 'acs' in 'acs_nosuchtype_n/a': "
+                                     "use one of atodtab, biasfile,"),
+            (["acs_bias_file_n/a"], "Invalid entry 'acs_bias_file_n/a': use <instrument>_<type>_n/a"),
+            (["acs/../biasfile_n/a"], "Invalid entry 'acs/../biasfile_n/a'"),
+            (["acs_biasfile_n/a", OLDER_BIAS_RMAP], f"'{OLDER_BIAS_RMAP}' and 'acs_biasfile_n/a' are both for acs "
+                                                    "biasfile: choose one."),
+            (["cos_deadtab_n/a", "COS_DEADTAB_N/A"], "'COS_DEADTAB_N/A' and 'cos_deadtab_n/a' are both for cos"),
+        ]
+        for rmaps, message in cases:
+            with self.subTest(message), self.assertRaisesMessage(SubmissionError, message):
+                submission_kinds.create_contexts(self.user, self.OPERATIONAL, rmaps, "Some rules")
+        self.assertEqual(contexts.get_pointer("edit"), self.OPERATIONAL)
+        self.assert_nothing_added()
+
+
 class CreateContextsPageTests(SubmissionTestCase):
     login = page_tests.SubmissionPageTests.login
 
@@ -76,7 +116,12 @@ class CreateContextsPageTests(SubmissionTestCase):
         response = client.post("/create_contexts/", {**form, "rmaps": "x/y.rmap", "csrfmiddlewaretoken": token})
         self.assertEqual(error_div(response), "Invalid file name 'x/y.rmap'.")
         self.assertEqual(contexts.get_pointer("edit"), self.OPERATIONAL)
-        response = client.post("/create_contexts/", {**form, "csrfmiddlewaretoken": token})
+        response = client.post("/create_contexts/", {**form, "rmaps": "xyz_darkfile_n/a", "csrfmiddlewaretoken": token})
+        self.assertIn("Unknown instrument 'xyz' in 'xyz_darkfile_n/a'", error_div(response))
+        response = client.post("/create_contexts/", {**form, "rmaps": f"{OLDER_BIAS_RMAP}, ACS_DARKFILE_N/A",
+                                                     "csrfmiddlewaretoken": token})
         self.assertEqual(response.status_code, 302, error_div(response))
         self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
-        self.assertContains(client.get(response["Location"]), "hst_0730.pmap")
+        page = client.get(response["Location"])
+        self.assertContains(page, "hst_0730.pmap")
+        self.assertContains(page, f"Installed in the new context: {OLDER_BIAS_RMAP}, acs_darkfile_n/a")

@@ -76,3 +76,33 @@ class HomePageTests(PageTestCase):
         self.assertContains(response, "You hold no instrument lock.")
         self.assertNotContains(response, "Set context")
         self.assertNotContains(response, "Mark files bad")
+
+    def test_submission_links_appear_for_those_who_may_use_them(self):
+        """Each offered link opens for its user (a member holding a lock, an unlocked superuser)."""
+        from locking import service as locks
+
+        submission_links = {"/batch_submit_references/": "Batch submit references",
+                            "/submission_form/redcat_submit/": "ReDCaT submission form",
+                            "/submit/reference/": "Submit references", "/submit/mapping/": "Submit mappings",
+                            "/delete/reference/": "Delete references",
+                            "/add_existing/reference/": "Add existing references"}
+        history = {"/submission_form/redcat_list/": "Submission history"}
+        superuser_only = {"/create_contexts/": "Create contexts"}
+        everything = {**submission_links, **history, **superuser_only}
+
+        def offered(response) -> dict[str, str]:
+            body = response.content.decode()
+            return {url: label for url, label in everything.items() if f'href="{url}">{label}</a>' in body}
+
+        self.assertEqual(offered(self.client.get("/")), {})
+        self.client.force_login(User.objects.create_user("plain", password="x"))
+        self.assertEqual(offered(self.client.get("/")), history)
+        member = User.objects.create_user("member", password="x")
+        member.groups.add(Group.objects.get_or_create(name="file_submission")[0])
+        locks.acquire_instrument("member", "acs")
+        root = User.objects.create_superuser("root", password="x")
+        for user, expected in ((member, {**submission_links, **history}), (root, everything)):
+            self.client.force_login(user)
+            self.assertEqual(offered(self.client.get("/")), expected, user)
+            for url in expected:
+                self.assertEqual(self.client.get(url).status_code, 200, url)

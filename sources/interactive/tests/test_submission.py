@@ -297,6 +297,20 @@ class BatchSubmitTests(SubmissionTestCase):
         self.assertEqual(decision.disposition, "forced")
         self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO FORCED Batch Submit by bob")
 
+    def test_without_rename_the_upload_is_linked_and_named_by_the_new_rmap(self):
+        upload = self.ingest / "zztest001_bia.fits"  # a valid CDBS-style name
+        shutil.copy(test_data() / "hst" / BIAS, upload)
+        params = self.submit(auto_rename=False).parameters
+        self.assertEqual(params["new_file_map"]["zztest001_bia.fits"], "zztest001_bia.fits")
+        self.assertTrue(storage.cache_path("zztest001_bia.fits").samefile(upload))  # no second copy
+        self.assertEqual(self.record("zztest001_bia.fits").sha1sum, sha1(upload))
+        new_rmap = params["new_file_map"]["hst_acs_biasfile_0345.rmap"]
+        loaded = crds.get_cached_mapping(new_rmap)
+        self.assertIn("zztest001_bia.fits", loaded.reference_names())
+        self.assertEqual((loaded.header["name"], loaded.header["derived_from"]),
+                         (new_rmap, "hst_acs_biasfile_0345.rmap"))
+        self.assertEqual(self.record(new_rmap).sha1sum, sha1(storage.cache_path(new_rmap)))
+
     def test_instrument_mismatch_is_refused(self):
         from locking import service as locks
 

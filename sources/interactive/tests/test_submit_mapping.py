@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import crds
+from crds.core import rmap
 from crds.refactoring import refactor
 from crds_server.testing import test_data
 from django.contrib.auth.models import User
 from jpoll.models import Message
 
 from interactive import confirm, contexts, storage, submission_kinds
-from interactive.models import UPLOADED, FileRecord, StoredResult
+from interactive.models import UPLOADED, Counter, FileRecord, StoredResult
 from interactive.submission import BatchRequest, SubmissionError
 from interactive.tests import test_submission_views as page_tests
-from interactive.tests.test_submission import SubmissionTestCase
+from interactive.tests.test_submission import SubmissionTestCase, sha1
 from interactive.tests.test_submission_views import error_div
 
 OLD_BIAS_RMAP = "hst_acs_biasfile_0345.rmap"  # the ACS biasfile rmap of hst_0729.pmap
@@ -158,6 +160,78 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         self.upload_edited_rmap()
         with self.assertRaisesMessage(SubmissionError, "Instrument Mismatch"):
             self.submit_mappings(lock_id=lock.lock_id, locked_instrument="cos")
+        self.assert_nothing_added()
+
+
+OLD_ACS_IMAP = "hst_acs_0421.imap"  # the ACS imap of hst_0729.pmap
+EDITED_IMAP = "acs_edit.imap"        # upload: OLD_ACS_IMAP naming EDITED for biasfile
+EDITED_PMAP = "hst_edit.pmap"        # upload: hst_0729.pmap naming EDITED_IMAP for ACS
+
+
+class InterdependentMappingTests(MappingTestsMixin, SubmissionTestCase):
+    """One submission of an rmap with the imap and pmap that name it by its upload name."""
+
+    def upload_context(self, old: str, name: str, key: str, child: str) -> Path:
+        """A copy of cataloged context `old`, derived from it, naming the upload `child` for `key`."""
+        mapping = rmap.load_mapping(str(storage.cache_path(old)))
+        mapping.set_item(key, child)
+        mapping.write(str(self.ingest / name))
+        refactor.update_derivation(str(self.ingest / name), old)
+        return self.ingest / name
+
+    def test_dependent_mappings_name_the_official_names_and_are_certified(self):
+        self.upload_edited_rmap()
+        self.upload_context(OLD_ACS_IMAP, EDITED_IMAP, "biasfile", EDITED)
+        self.upload_context(self.OPERATIONAL, EDITED_PMAP, "ACS", EDITED_IMAP)
+        result = self.submit_mappings()
+        params = result.parameters
+        self.assertEqual(params["disposition"], "", params["certify_results"])
+        new_rmap, new_imap, new_pmap = (params["new_file_map"][n] for n in (EDITED, EDITED_IMAP, EDITED_PMAP))
+        self.assertRegex(new_rmap, r"^hst_acs_biasfile_\d{4}\.rmap$")
+        self.assertRegex(new_imap, r"^hst_acs_\d{4}\.imap$")
+        self.assertRegex(new_pmap, r"^hst_\d{4}\.pmap$")
+        for name, derived_from in ((new_imap, OLD_ACS_IMAP), (new_pmap, self.OPERATIONAL)):
+            mapping = rmap.load_mapping(str(storage.cache_path(name)))  # checksum verified
+            self.assertEqual((mapping.header["name"], mapping.header["derived_from"]), (name, derived_from))
+            self.assertEqual(self.record(name).sha1sum, sha1(storage.cache_path(name)))
+        self.assertNotIn(EDITED, storage.cache_path(new_imap).read_text())
+        self.assertNotIn(EDITED_IMAP, storage.cache_path(new_pmap).read_text())
+        certified = {r["name"]: r for r in params["certify_results"]}
+        self.assertEqual(sorted(certified), sorted([EDITED, EDITED_IMAP, EDITED_PMAP]))
+        self.assertNotIn("Failed", {r["status"] for r in certified.values()})
+        self.assertTrue(any(f"Certified as '{new_imap}'" in line for line in certified[EDITED_IMAP]["lines"]))
+        self.assertTrue(any(f"Certifying '{new_pmap}'" in line for line in certified[EDITED_PMAP]["lines"]))
+
+        outcome = confirm.decide(result.name, "confirm", self.user).confirmation.parameters
+        self.assertEqual(outcome["pmap"], new_pmap)
+        self.assertEqual(contexts.get_pointer("edit"), new_pmap)
+        pmap = crds.get_cached_mapping(new_pmap)
+        self.assertEqual(pmap.get_imap("acs").basename, new_imap)
+        self.assertEqual(pmap.get_imap("acs").get_rmap("biasfile").basename, new_rmap)
+        self.assertNotIn(DELETED, pmap.reference_names())
+        self.assertEqual({self.record(n).state for n in (new_rmap, new_imap, new_pmap)}, {"delivered"})
+
+    def test_child_named_for_another_type_is_refused_and_nothing_is_kept(self):
+        self.upload_edited_rmap()
+        self.upload_context(OLD_ACS_IMAP, EDITED_IMAP, "darkfile", EDITED)
+        with self.assertRaisesMessage(SubmissionError, f"In '{EDITED_IMAP}': '{EDITED}' is named for 'darkfile', "
+                                                       "which is not its type."):
+            self.submit_mappings()
+        self.assert_nothing_added()
+        self.assertEqual(submission_kinds.certify.ingested_files(self.user), sorted([EDITED, EDITED_IMAP]))
+
+    def test_duplicate_entry_in_a_dependent_upload_is_bad_files_before_any_name_is_spent(self):
+        self.upload_edited_rmap()
+        imap = self.upload_context(OLD_ACS_IMAP, EDITED_IMAP, "biasfile", EDITED)
+        duplicate = "selector = {\n    'biasfile' : 'hst_acs_biasfile_0345.rmap',"
+        imap.write_text(imap.read_text().replace("selector = {", duplicate))
+        counters = list(Counter.objects.values_list("name", "counter"))
+        result = self.submit_mappings()
+        self.assertEqual(result.parameters["disposition"], "bad files")
+        certified = {r["name"]: r for r in result.parameters["certify_results"]}
+        self.assertEqual(certified[EDITED_IMAP]["status"], "Failed")
+        self.assertTrue(any("Duplicate entry" in line for line in certified[EDITED_IMAP]["lines"]))
+        self.assertEqual(list(Counter.objects.values_list("name", "counter")), counters)
         self.assert_nothing_added()
 
 

@@ -63,3 +63,28 @@ def test_header_map(rpc, header):
 ])
 def test_bad_best_references_calls(rpc, context, hdr, reftypes, message):
     assert message in rpc.error("get_best_references", context, hdr, reftypes)
+
+
+def test_repeated_literal_context_needs_no_catalog_round_trip(rpc, header, django_assert_num_queries, monkeypatch):
+    """A warm worker answers best references from memory: no query, no catalog-generation lookup."""
+    from interactive import cache
+
+    rpc("get_best_references", "hst_0729.pmap", header, ["biasfile"])
+    lookups = []
+    real_generation = cache.generation
+    monkeypatch.setattr(cache, "generation", lambda: lookups.append(1) or real_generation())
+    with django_assert_num_queries(0):
+        rpc("get_best_references", "hst_0729.pmap", header, ["biasfile"])
+    assert lookups == []
+
+
+def test_context_not_yet_available_after_it_was_seen(rpc, header):
+    """The in-memory 'seen distributable' answer is dropped when the catalog changes."""
+    from interactive.models import FileRecord
+
+    rpc("get_best_references", "hst_0729.pmap", header, ["biasfile"])
+    record = FileRecord.objects.get(name="hst_0729.pmap")
+    record.state = "uploaded"
+    record.save()
+    message = rpc.error("get_best_references", "hst_0729.pmap", header, ["biasfile"])
+    assert "hst_0729.pmap" in message and "not yet available" in message

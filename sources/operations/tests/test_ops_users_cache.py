@@ -114,7 +114,8 @@ class BeatTasksTest(CatalogTestCase):
 
         scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
         for name in ("operations.publish_cache", "operations.clear_web_cache", "operations.verify_cache",
-                     "operations.nightly", "operations.sync_group_cache"):
+                     "operations.nightly", "operations.sync_group_cache", "operations.status_report",
+                     "operations.certify_cache"):
             self.assertIn(name, scheduled)
             self.assertIn(name, app.tasks)
         use_temporary_file_cache(self)

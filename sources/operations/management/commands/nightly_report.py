@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         log = Path(options["self_test_log"]) if options["self_test_log"] else None
         try:
-            report = nightly.run(log, send=not options["no_mail"])
+            report = nightly.run(log, send_mail=not options["no_mail"])
         except OSError as exc:
             raise CommandError(f"Cannot mail the nightly report: {exc}") from None
         self.stdout.write(report.text())
