@@ -159,6 +159,7 @@ def set_context(kind: str, context: str, description: str, user: str, cal_ver: s
             result.replaced = replacements(old, context)
             for replaced, replacement in result.replaced.items():
                 FileRecord.objects.filter(name=replaced).update(replaced_by_filename=replacement)
+            transaction.on_commit(lambda: _start_reprocessing(old), robust=True)
         elif kind == "build":
             BuildContext.objects.update_or_create(cal_ver=cal_ver, defaults={"context": context})
         details = f"{kind} context changed from '{old}' to '{context}'"
@@ -170,6 +171,18 @@ def set_context(kind: str, context: str, description: str, user: str, cal_ver: s
         f"User: {user} ({mail.person(user)})\nContext kind: {kind}\nOld context: {old}\nNew context: {context}\n"
         f"Description: {description}\n", user)
     return result
+
+
+def _start_reprocessing(old: str) -> None:
+    """Compute the datasets the new operational context affects now, not at the monitor's next pass.
+
+    The monitor's own pass (a Celery task: a worker in production, in-process
+    when embedded) decides, so reversions and the offline state are respected
+    and the scheduled pass later finds the change already recorded.
+    """
+    from reprocessing import tasks
+
+    tasks.monitor_reprocessing.delay(previous=old)
 
 
 def _activate(names: set[str], now: datetime.datetime) -> int:

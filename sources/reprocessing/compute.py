@@ -7,9 +7,16 @@ views call:
   datasets of the affected instruments observed since the earliest changed
   USEAFTER), splits the dataset ids into chunks and dispatches one Celery
   task per chunk;
-* `run_chunk(chunk_id)` computes one chunk and records its result;
+* `run_chunk(chunk_id)` claims one chunk, computes it and records its result;
 * `finish(computation_id)` merges the chunk results in chunk order, writes the
   output directory, mails the result and marks the computation done.
+
+A chunk is recorded once, whoever computes it: a worker claims it (state
+running, with a heartbeat) and the first result recorded wins.  A chunk whose
+worker died (no heartbeat for settings.CRDS_REPROCESSING_LEASE seconds) can
+be claimed again: `resume_stalled()` (each monitor pass) and `resume()`
+(`compute_affected --resume`) send its task again.  Progress goes to the
+computation's jpoll channel as chunks complete.
 
 The comparison mirrors `crds bestrefs --old-context O --new-context N
 --affected-datasets` (--na-differences-matter --undefined-differences-matter
@@ -20,20 +27,25 @@ library against the server's file cache.
 from __future__ import annotations
 
 import datetime
+import functools
 import gzip
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Count, F, Max, Q, Sum
+from django.urls import get_script_prefix, reverse
 
 from reprocessing.models import (
     CHUNK_DONE,
     CHUNK_FAILED,
     CHUNK_PENDING,
+    CHUNK_RUNNING,
     DONE,
     FAILED,
     PENDING,
@@ -95,6 +107,10 @@ def plan(old_context: str, new_context: str) -> tuple[dict[str, list[str]], dict
         load_context(context)
     differ = diff.MappingDifferencer(settings.CRDS_OBSERVATORY, old_context, new_context,
                                      include_header_diffs=True, hide_boring_diffs=True)
+    # get_affected, header_modified and files_deleted each difference the contexts again (reloading every
+    # mapping, most of the planning time): let them share one difference.
+    differences = differ.mapping_diffs()
+    differ.mapping_diffs = lambda: differences
     affected = {instr.lower(): sorted(types) for instr, types in differ.get_affected().items()}
     if not affected:
         return {}, {}
@@ -137,27 +153,134 @@ def start(old_context: str, new_context: str, chunk_size: int | None = None, dis
             observatory=settings.CRDS_OBSERVATORY, old_context=old_context, new_context=new_context,
             state=RUNNING, created=now, directory=directory_name(old_context, new_context, now),
             affected_types=affected, since=since, total_datasets=len(ids),
-            total_chunks=(len(ids) + chunk_size - 1) // chunk_size)
+            total_chunks=(len(ids) + chunk_size - 1) // chunk_size, channel=open_channel())
         Chunk.objects.bulk_create([Chunk(computation=comp, index=n, dataset_ids=ids[start:start + chunk_size])
                                    for n, start in enumerate(range(0, len(ids), chunk_size))])
+    types = "; ".join(f"{instrument} {' '.join(kinds)} since {since[instrument]}"
+                      for instrument, kinds in sorted(affected.items()))
+    publish(comp, f"Computing datasets affected by {old_context} --> {new_context} ({types or 'no differences'}): "
+                  f"{len(ids)} datasets in {comp.total_chunks} chunks.")
     if dispatch:
         dispatch_pending(comp)
     return comp
 
 
 def dispatch_pending(comp: Computation) -> int:
-    """Send a task for every chunk not yet done (a start, or a resume after lost workers)."""
+    """Send a task for every chunk not yet done, or the finish when none is left; the number sent."""
+    return _dispatch(comp, list(comp.chunks.exclude(state=CHUNK_DONE).values_list("id", flat=True)))
+
+
+def _dispatch(comp: Computation, chunk_ids: list[int]) -> int:
     from reprocessing import tasks
 
-    pending = list(comp.chunks.exclude(state=CHUNK_DONE).values_list("id", flat=True))
-    if pending:
-        Chunk.objects.filter(id__in=pending).update(state=CHUNK_PENDING)
-        Computation.objects.filter(id=comp.id).update(state=RUNNING)
-        for chunk_id in pending:
-            tasks.compute_chunk.delay(chunk_id)
-    else:
+    Computation.objects.filter(id=comp.id).update(dispatched=datetime.datetime.now())
+    if not chunk_ids:
         tasks.finish_computation.delay(comp.id)
-    return len(pending)
+        return 0
+    for chunk_id in chunk_ids:
+        tasks.compute_chunk.delay(chunk_id)
+    return len(chunk_ids)
+
+
+def resume(comp: Computation) -> int:
+    """Compute again every chunk not done (`compute_affected --resume`), breaking the leases of running ones.
+
+    For an operator who knows the workers are gone, or a computation that
+    FAILED after retries; a chunk still being computed elsewhere is then
+    computed twice and recorded once.
+    """
+    if comp.state == DONE:
+        raise ComputationError(f"Computation {comp.id} ({comp.old_context} --> {comp.new_context}) is done: "
+                               "nothing to resume; start it again to rerun it.")
+    todo = comp.chunks.exclude(state=CHUNK_DONE)
+    todo.update(state=CHUNK_PENDING, heartbeat=None)
+    Computation.objects.filter(id=comp.id).update(state=RUNNING, finished=None)
+    chunk_ids = list(todo.values_list("id", flat=True))
+    if chunk_ids:
+        publish(comp, f"Resumed: {len(chunk_ids)} unfinished chunks dispatched again.")
+    return _dispatch(comp, chunk_ids)
+
+
+def lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.CRDS_REPROCESSING_LEASE)
+
+
+def resume_stalled(now: datetime.datetime | None = None) -> dict[int, int]:
+    """Send again the work that lost workers held: {computation id: chunks sent}.
+
+    A running chunk whose heartbeat is older than the lease lost its worker.
+    Pending chunks are sent again only when no chunk of any computation
+    showed activity for a lease and this computation was not dispatched
+    within it: their messages are then lost (a worker killed between taking a
+    message and claiming its chunk), not just queued behind other work.  A
+    computation stuck finishing gets its finish again.  Duplicate messages
+    are harmless: a chunk is claimed by one worker and recorded once.
+    """
+    now = now or datetime.datetime.now()
+    stale = now - lease()
+    activity = Chunk.objects.aggregate(beat=Max("heartbeat"), done=Max("finished"))
+    quiet = max([t for t in activity.values() if t] or [datetime.datetime.min]) < stale
+    sent: dict[int, int] = {}
+    for comp in Computation.objects.filter(state__in=(RUNNING, FINISHING)):
+        if comp.dispatched and comp.dispatched >= stale:
+            continue
+        if comp.state == FINISHING:
+            sent[comp.id] = _dispatch(comp, [])
+            continue
+        lost = Q(state=CHUNK_RUNNING, heartbeat__lt=stale)
+        if quiet:
+            lost |= Q(state=CHUNK_PENDING)
+        chunk_ids = list(comp.chunks.filter(lost).values_list("id", flat=True))
+        if chunk_ids:
+            publish(comp, f"{len(chunk_ids)} chunks lost by their workers dispatched again.")
+            sent[comp.id] = _dispatch(comp, chunk_ids)
+    return sent
+
+
+# ----------------------------------------------------------------------------- progress (jpoll)
+
+def open_channel() -> str:
+    from jpoll import service
+
+    return service.open_channel("reprocessing")
+
+
+def _write(comp: Computation, write, *args) -> None:
+    """Write to the computation's channel, which followers cannot silence: its key is on a public page,
+    so a jpoll_abort of it is undone rather than obeyed (a computation is not stopped through jpoll)."""
+    from jpoll import service
+    from jpoll.models import Channel
+
+    if not comp.channel:
+        return
+    try:
+        write(comp.channel, *args)
+    except service.Aborted:
+        Channel.objects.filter(key=comp.channel).update(aborted=False)
+        write(comp.channel, *args)
+
+
+def publish(comp: Computation, text: str) -> None:
+    """A progress line on the computation's jpoll channel; failures are logged by jpoll, never raised."""
+    from jpoll import service
+
+    _write(comp, service.write, text)
+
+
+def publish_done(comp: Computation) -> None:
+    """The final jpoll message: 0 and the computations page, or 1 and why the computation FAILED."""
+    from jpoll import service
+
+    if comp.state == DONE:
+        _write(comp, service.done, service.OK, result_url(comp))
+    else:
+        _write(comp, service.fail, comp.message)
+
+
+def result_url(comp: Computation) -> str:
+    """The computations page, absolute, at this computation's row (the jpoll `done` result)."""
+    path = reverse("reprocessing")[len(get_script_prefix()):]
+    return f"{settings.CRDS_PUBLIC_URL}/{path}#computation-{comp.id}"
 
 
 # ----------------------------------------------------------------------------- one dataset
@@ -176,11 +299,22 @@ def _classify(bestrefs: dict, filekind: str) -> tuple[bool, str, str | None]:
     return True, ref, None
 
 
-def _bestrefs(header: dict, types: list[str], context: str) -> dict[str, str]:
+@functools.lru_cache(maxsize=64)
+def _lookup(context: str, instrument: str) -> tuple[object, tuple[str, ...]]:
+    """(loaded context, the header keys its best references for `instrument` read); contexts never change."""
     from crds.core import heavy_client
 
-    # What crds.getrecommendations computes, without its server/config look-up.
-    refs = heavy_client.hv_best_references(context, header, include=types)
+    pmap = heavy_client.get_symbolic_mapping(context, cached=True)
+    return pmap, (*pmap.get_imap(instrument).get_required_parkeys(), pmap.instrument_key)
+
+
+def _bestrefs(conditioned: dict, instrument: str, types: list[str], context: str) -> dict[str, str]:
+    """What crds.getrecommendations computes (heavy_client.hv_best_references), without its server/config
+    look-up, for a header the caller conditioned once for both contexts; minimized as minimize_header does,
+    with the keys found once per context and instrument instead of for every dataset."""
+    pmap, keys = _lookup(context, instrument)
+    minimized = {key: conditioned.get(key.lower(), conditioned.get(key.upper(), "UNDEFINED")) for key in keys}
+    refs = pmap.get_best_references(minimized, include=types)
     return {key.upper(): value for key, value in refs.items()}
 
 
@@ -200,8 +334,9 @@ def compare_dataset(dataset_id: str, header: dict, affected: dict[str, list[str]
         types = sorted(affected.get(instrument, ()))
         if not types:
             return [], [], False
-        old_refs = _bestrefs(header, types, old_context)
-        new_refs = _bestrefs(header, types, new_context)
+        conditioned = utils.condition_header(header)
+        old_refs = _bestrefs(conditioned, instrument, types, old_context)
+        new_refs = _bestrefs(conditioned, instrument, types, new_context)
     except Exception as exc:
         return [], [f"ERROR - Failed processing {dataset_id!r} :: {exc.__class__.__name__}: {exc}"], True
     updates, killed = [], False
@@ -228,15 +363,42 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_chunk(chunk_id: int) -> bool:
-    """Compute one chunk and record it; False if it was already done (a redelivered task)."""
-    chunk = Chunk.objects.select_related("computation").get(id=chunk_id)
-    if chunk.state == CHUNK_DONE:
+def claim(chunk_id: int, task_id: str = "") -> Chunk | None:
+    """Take a chunk for this worker; None when it is done, failed, or held by a live worker.
+
+    A chunk is claimable when pending; when running without a heartbeat for a
+    lease (its worker died); or when running under this same task, which the
+    broker gives out again only after the process executing it died.
+    """
+    now = datetime.datetime.now()
+    claimable = Q(state=CHUNK_PENDING) | Q(state=CHUNK_RUNNING, heartbeat__lt=now - lease())
+    if task_id:
+        claimable |= Q(state=CHUNK_RUNNING, task=task_id)
+    taken = Chunk.objects.filter(claimable, id=chunk_id).update(
+        state=CHUNK_RUNNING, worker=worker_name(), task=task_id, started=now, heartbeat=now,
+        attempts=F("attempts") + 1)
+    return Chunk.objects.select_related("computation").get(id=chunk_id) if taken else None
+
+
+def release(chunk_id: int) -> None:
+    """Give back a chunk this worker failed to compute, so that its retry can claim it at once."""
+    Chunk.objects.filter(id=chunk_id, state=CHUNK_RUNNING, worker=worker_name()).update(state=CHUNK_PENDING)
+
+
+def run_chunk(chunk_id: int, task_id: str = "") -> bool:
+    """Claim, compute and record one chunk; False if it was not claimed or another worker recorded it first."""
+    chunk = claim(chunk_id, task_id)
+    if chunk is None:
         return False
     comp = chunk.computation
     headers = get_source().headers(chunk.dataset_ids)
     affected_ids, counts, log, errors = [], {}, [], 0
+    interval = settings.CRDS_REPROCESSING_LEASE / 5
+    beat = time.monotonic() + interval
     for dataset_id in chunk.dataset_ids:
+        if time.monotonic() > beat:
+            Chunk.objects.filter(id=chunk_id, state=CHUNK_RUNNING).update(heartbeat=datetime.datetime.now())
+            beat = time.monotonic() + interval
         header = headers.get(dataset_id)
         if not isinstance(header, dict):
             errors += 1
@@ -251,24 +413,38 @@ def run_chunk(chunk_id: int) -> bool:
         for instrument, kind, _old, _new in updates:
             per = counts.setdefault(instrument, {})
             per[kind] = per.get(kind, 0) + 1
-    with transaction.atomic():
-        done = Chunk.objects.filter(id=chunk_id).exclude(state=CHUNK_DONE).update(
-            state=CHUNK_DONE, processed=len(chunk.dataset_ids), affected=affected_ids, updates=counts,
-            errors=errors, log="\n".join(log), worker=worker_name())
+    now = datetime.datetime.now()
+    done = Chunk.objects.filter(id=chunk_id, state__in=(CHUNK_PENDING, CHUNK_RUNNING)).update(
+        state=CHUNK_DONE, processed=len(chunk.dataset_ids), affected=affected_ids, updates=counts,
+        errors=errors, log="\n".join(log), worker=worker_name(), heartbeat=now, finished=now)
+    if done:
+        progress = comp.chunks.filter(state=CHUNK_DONE).aggregate(datasets=Sum("processed"), chunks=Count("id"))
+        datasets, chunks_done = progress["datasets"] or 0, progress["chunks"]
+        percent = 100.0 * datasets / comp.total_datasets if comp.total_datasets else 100.0
+        publish(comp, f"Chunk {chunk.index + 1} of {comp.total_chunks} done by {worker_name()}: "
+                      f"{len(chunk.dataset_ids)} datasets, {len(affected_ids)} affected, {errors} errors. "
+                      f"{datasets} of {comp.total_datasets} datasets ({percent:.1f}%), "
+                      f"{chunks_done} of {comp.total_chunks} chunks done.")
     return bool(done)
 
 
 def record_chunk_failure(chunk_id: int, message: str) -> None:
     """A chunk that failed every retry: kept as failed so the computation reports FAILED."""
-    Chunk.objects.filter(id=chunk_id).exclude(state=CHUNK_DONE).update(
-        state=CHUNK_FAILED, log=f"ERROR - chunk failed after retries: {message}", worker=worker_name())
+    failed = Chunk.objects.filter(id=chunk_id).exclude(state=CHUNK_DONE).update(
+        state=CHUNK_FAILED, log=f"ERROR - chunk failed after retries: {message}", worker=worker_name(),
+        finished=datetime.datetime.now())
+    if failed:
+        chunk = Chunk.objects.select_related("computation").get(id=chunk_id)
+        publish(chunk.computation, f"Chunk {chunk.index + 1} of {chunk.computation.total_chunks} FAILED after "
+                                   f"retries: {message}")
 
 
 def ready_to_finish(computation_id: int) -> bool:
     """True for exactly one caller once every chunk is done or failed."""
     if Chunk.objects.filter(computation_id=computation_id).exclude(state__in=(CHUNK_DONE, CHUNK_FAILED)).exists():
         return False
-    return bool(Computation.objects.filter(id=computation_id, state__in=(RUNNING, PENDING)).update(state=FINISHING))
+    return bool(Computation.objects.filter(id=computation_id, state__in=(RUNNING, PENDING)).update(
+        state=FINISHING, dispatched=datetime.datetime.now()))
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -294,7 +470,7 @@ def _gzip(path: Path, text: str) -> None:
 def finish(computation_id: int) -> Computation:
     """Merge chunk results (in chunk order), write outputs, mail, and mark the computation done."""
     comp = Computation.objects.get(id=computation_id)
-    chunks = list(comp.chunks.order_by("index"))
+    chunks = list(comp.chunks.order_by("index").defer("dataset_ids"))
     products = sorted({ident.split(":")[0].lower() for c in chunks if c.state == CHUNK_DONE for ident in c.affected})
     counts: dict[str, dict[str, int]] = {}
     for c in chunks:
@@ -331,6 +507,8 @@ def finish(computation_id: int) -> Computation:
     comp.finished = datetime.datetime.now().replace(microsecond=0)
     comp.message = f"{len(products)} affected, {errors} errors" + (f", chunks {failed} failed" if failed else "")
     comp.save()
+    publish(comp, f"Finished: {title}")
+    publish_done(comp)
     return comp
 
 

@@ -12,8 +12,8 @@ from django.db import models
 
 # Computation states.
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
-# Chunk states.
-CHUNK_PENDING, CHUNK_DONE, CHUNK_FAILED = "pending", "done", "failed"
+# Chunk states: a running chunk is held by one worker while its heartbeat is fresh (its lease).
+CHUNK_PENDING, CHUNK_RUNNING, CHUNK_DONE, CHUNK_FAILED = "pending", "running", "done", "failed"
 
 
 class Dataset(models.Model):
@@ -25,7 +25,8 @@ class Dataset(models.Model):
     parameters = models.JSONField(default=dict)
 
     class Meta:
-        indexes = [models.Index(fields=["instrument", "date"])]
+        # Covers the planning query (ids of an instrument since a date) without reading the rows.
+        indexes = [models.Index(fields=["instrument", "date", "dataset_id"], name="reprocessing_dataset_plan")]
 
     def __str__(self) -> str:
         return self.dataset_id
@@ -51,6 +52,8 @@ class Computation(models.Model):
     error_count = models.IntegerField(default=0)
     counts = models.JSONField(default=dict)  # {instrument: {type: exposures updated}}
     message = models.TextField(blank=True, default="")
+    channel = models.CharField(max_length=36, blank=True, default="")  # jpoll key of its progress messages
+    dispatched = models.DateTimeField(null=True, blank=True)  # when work was last handed to the workers
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -81,6 +84,10 @@ class Chunk(models.Model):
     errors = models.IntegerField(default=0)
     log = models.TextField(blank=True, default="")
     worker = models.CharField(max_length=128, blank=True, default="")
+    task = models.CharField(max_length=64, blank=True, default="")  # id of the Celery task that claimed it
+    started = models.DateTimeField(null=True, blank=True)  # when the current (or last) holder claimed it
+    heartbeat = models.DateTimeField(null=True, blank=True)  # the holder's last sign of life
+    finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["index"]

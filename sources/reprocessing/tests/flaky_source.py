@@ -1,9 +1,11 @@
-"""A dataset source that fails the first time each chunk is read: a worker fault, injected through
-the pluggable source interface (settings.CRDS_DATASET_SOURCE) for the retry test."""
+"""Dataset sources that misbehave on purpose, injected through the pluggable source interface
+(settings.CRDS_DATASET_SOURCE): a worker fault for the retry test, and a worker that stops
+mid-chunk so that the worker-loss tests can kill it there."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from reprocessing.compute import worker_name
@@ -19,3 +21,25 @@ class FailOnceSource(DatabaseSource):
         except FileExistsError:
             return super().headers(ids, since)
         raise ConnectionError("archive parameter service unavailable (injected fault)")
+
+
+class HoldingSource(DatabaseSource):
+    """While `<CRDS_TEST_HOLD_DIR>/hold` exists, a process's third read waits for a `release` file there.
+
+    The holding process writes `held-<pid>` (the chunk's first id inside) first,
+    so a test knows which process to kill and that it holds a claimed chunk.
+    """
+
+    reads = 0
+
+    def headers(self, ids, since="1900-01-01 00:00:00"):
+        HoldingSource.reads += 1
+        hold_dir = Path(os.environ["CRDS_TEST_HOLD_DIR"])
+        if HoldingSource.reads == 3 and (hold_dir / "hold").exists():
+            partial = hold_dir / f".held-{os.getpid()}"
+            partial.write_text(ids[0] if ids else "")
+            partial.rename(hold_dir / f"held-{os.getpid()}")
+            deadline = time.monotonic() + 600
+            while not (hold_dir / "release").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return super().headers(ids, since)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import sqlite3
 
 import pytest
 
@@ -15,15 +14,6 @@ from reprocessing.tests.conftest import NEW, OLD, SHARED_CACHE, synthetic_rows
 def result(root: WorkerRoot, directory: str) -> list[str]:
     with gzip.open(root.root / "monitor_reprocessing" / directory / "affected_ids.txt.gz", "rt") as handle:
         return handle.read().split()
-
-
-def computation(root: WorkerRoot) -> dict:
-    with sqlite3.connect(root.root / "server" / "crds.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        comp = dict(db.execute("select * from reprocessing_computation order by id desc").fetchone())
-        comp["chunks"] = [dict(r) for r in db.execute(
-            "select * from reprocessing_chunk where computation_id=? order by [index]", (comp["id"],))]
-    return comp
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +32,7 @@ def run_with_workers(datasets_file, count: int, **env) -> tuple[WorkerRoot, dict
         root.manage("load_datasets", str(datasets_file))
         root.start_workers(count)
         root.manage("compute_affected", OLD, NEW, "--wait", "--timeout", "120")
-        return root, computation(root)
+        return root, root.computation()
     except Exception:
         root.close()
         raise

@@ -53,3 +53,60 @@ def test_offline_server_does_nothing(catalog, reprocessing_root, offline_flag, c
     assert Computation.objects.count() == 0
     offline_flag.unlink()
     assert run(capsys).startswith("computation ")  # hand-edited old_context.txt re-triggers too
+
+
+def set_latest(context: str, callbacks) -> None:
+    """Set Context as the operator's page does; the on-commit work runs when the transaction commits."""
+    from interactive import set_context
+
+    with callbacks(execute=True) as run:
+        set_context.set_context("latest", context, "Reprocessing trigger test", "operator")
+    assert len(run) == 1
+
+
+def test_set_context_computes_forward_changes_at_once(catalog, reprocessing_root, offline_flag, capsys,
+                                                      django_capture_on_commit_callbacks):
+    contexts.set_pointer("latest", OLD)  # before any monitor pass: no old_context.txt yet
+    set_latest(NEW, django_capture_on_commit_callbacks)
+    comp = Computation.objects.get()  # the replaced context stood in for the missing old_context.txt
+    assert (comp.old_context, comp.new_context, comp.state, comp.status) == (OLD, NEW, "done", 0)
+    assert (reprocessing_root / "old_context.txt").read_text().strip() == NEW
+    assert run(capsys) == f"no change: {NEW}"  # the scheduled pass finds nothing left to do
+
+    set_latest(OLD, django_capture_on_commit_callbacks)  # a reversion: recorded, not computed
+    assert Computation.objects.count() == 1
+    assert (reprocessing_root / "old_context.txt").read_text().strip() == OLD
+    set_latest(NEW, django_capture_on_commit_callbacks)
+    assert Computation.objects.count() == 2 and Computation.objects.first().state == "done"
+    assert run(capsys) == f"no change: {NEW}"
+
+
+def test_set_context_while_offline_leaves_the_change_to_the_monitor(catalog, reprocessing_root, offline_flag,
+                                                                    capsys, django_capture_on_commit_callbacks):
+    (reprocessing_root / "old_context.txt").write_text(OLD + "\n")
+    contexts.set_pointer("latest", OLD)
+    offline_flag.write_text("backup running\n")
+    set_latest(NEW, django_capture_on_commit_callbacks)
+    assert Computation.objects.count() == 0
+    assert (reprocessing_root / "old_context.txt").read_text().strip() == OLD
+    offline_flag.unlink()
+    assert run(capsys).startswith(f"computation {Computation.objects.get().id} started for {OLD} --> {NEW}")
+    assert Computation.objects.get().state == "done"
+
+
+def test_set_context_rolled_back_computes_nothing(catalog, reprocessing_root, offline_flag,
+                                                  django_capture_on_commit_callbacks):
+    from django.db import transaction
+    from interactive import set_context
+
+    contexts.set_pointer("latest", OLD)
+    with django_capture_on_commit_callbacks(execute=True) as run_callbacks:
+        try:
+            with transaction.atomic():
+                set_context.set_context("latest", NEW, "Rolled back", "operator")
+                raise RuntimeError("a later step of the same request failed")
+        except RuntimeError:
+            pass
+    assert run_callbacks == [] and Computation.objects.count() == 0
+    assert contexts.get_pointer("latest") == OLD
+    assert not (reprocessing_root / "old_context.txt").exists()
