@@ -155,6 +155,15 @@ def remove_copy(copy: CheckoutCopy) -> None:
 
 
 @pytest.fixture(scope="module")
+def smtp():
+    """A real SMTP sink for the module's servers: (its collector, the port)."""
+    from tests.ops_support import smtp_sink
+
+    with smtp_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
 def checkout_copy():
     copy = make_copy()
     try:

@@ -12,13 +12,7 @@ from datetime import date
 
 import pytest
 
-from tests.ops_support import TINY_CONTEXT, TINY_REFERENCES, make_root, remove_root, smtp_sink, tiny_rules_cache
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with smtp_sink() as sink:
-        yield sink
+from tests.ops_support import TINY_CONTEXT, TINY_REFERENCES, make_root, remove_root, tiny_rules_cache
 
 
 @pytest.fixture(scope="module")

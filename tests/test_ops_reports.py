@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from tests.ops_support import TINY_CONTEXT, TINY_REFERENCES, make_root, remove_root, smtp_sink, tiny_rules_cache
+from tests.ops_support import TINY_CONTEXT, TINY_REFERENCES, make_root, remove_root, tiny_rules_cache
 
 SEED = """
 import datetime
@@ -33,12 +33,6 @@ for when, tag, serial in (("2024-05-08 10:00:00", "week", "0101"), ("2024-04-20 
 RemoteContext.objects.create(name="hst-ops-pipeline", observatory="hst", key="k", context="hst_0000.pmap",
                              updated=at("2024-05-09 00:00:00"))
 """
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with smtp_sink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,9 @@ from pathlib import Path
 import numpy
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 from astropy.io import fits
 from celery import Celery
 from crds_server import testing
-from interactive.tests.smtp_sink import _Collector
 from interactive.tests.test_submission_client import BIAS, crds, rpc
 from jsonapi import live_server
 
@@ -40,15 +38,6 @@ DATASET_KEYS = {"INSTRUME": "ACS", "DETECTOR": "WFC", "CCDAMP": "ABCD", "CCDGAIN
 
 pytestmark = pytest.mark.skipif(subprocess.run(["mariadb", "-uroot", "-e", "SELECT 1"], capture_output=True)
                                 .returncode != 0, reason="no local MariaDB server reachable as root")
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    collector = _Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield collector, controller.port
-    controller.stop()
 
 
 @pytest.fixture(scope="module")

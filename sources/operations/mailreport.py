@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.core.management.base import BaseCommand, CommandError
 from interactive import mail
 
 
@@ -49,3 +51,16 @@ def send(report: JobReport) -> bool:
         return False
     send_mail(f"{mail.subject_prefix()} {report.subject}", report.text(), settings.DEFAULT_FROM_EMAIL, to)
     return True
+
+
+def run_for_command(command: BaseCommand, what: str, make: Callable[[], JobReport]) -> JobReport:
+    """Build (and mail) a report for a management command: print it, and fail the command on failures."""
+    try:
+        report = make()
+    except OSError as exc:
+        raise CommandError(f"Cannot mail the {what}: {exc}") from None
+    command.stdout.write(report.text())
+    command.stdout.write(report.subject)
+    if report.failures:
+        raise CommandError(report.subject)
+    return report

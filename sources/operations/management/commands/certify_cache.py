@@ -1,8 +1,8 @@
 """Certify the newest context of the server's cache offline and check its files exist (host/certify_cache)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from operations import reports
+from operations import mailreport, reports
 
 
 class Command(BaseCommand):
@@ -16,11 +16,5 @@ class Command(BaseCommand):
         parser.add_argument("--no-mail", action="store_true", help="print the result instead of mailing it")
 
     def handle(self, *args, **options):
-        try:
-            report = reports.certify_cache(send_mail=not options["no_mail"])
-        except OSError as exc:
-            raise CommandError(f"Cannot mail the certify report: {exc}") from None
-        self.stdout.write(report.text())
-        self.stdout.write(report.subject)
-        if report.failures:
-            raise CommandError(report.subject)
+        mailreport.run_for_command(self, "certify report",
+                                   lambda: reports.certify_cache(send_mail=not options["no_mail"]))

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from operations import nightly
+from operations import mailreport, nightly
 
 
 class Command(BaseCommand):
@@ -18,11 +18,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         log = Path(options["self_test_log"]) if options["self_test_log"] else None
-        try:
-            report = nightly.run(log, send_mail=not options["no_mail"])
-        except OSError as exc:
-            raise CommandError(f"Cannot mail the nightly report: {exc}") from None
-        self.stdout.write(report.text())
-        self.stdout.write(report.subject)
-        if report.failures:
-            raise CommandError(report.subject)
+        mailreport.run_for_command(self, "nightly report", lambda: nightly.run(log, send_mail=not options["no_mail"]))

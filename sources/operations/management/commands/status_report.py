@@ -4,7 +4,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from operations import reports
+from operations import mailreport, reports
 
 
 class Command(BaseCommand):
@@ -26,9 +26,6 @@ class Command(BaseCommand):
                 day = datetime.date.fromisoformat(options["date"])
             except ValueError:
                 raise CommandError(f"Invalid --date {options['date'][:40]!r}: give YYYY-MM-DD.") from None
-        try:
-            report = reports.status_report(options["period"], day, send_mail=not options["no_mail"])
-        except OSError as exc:
-            raise CommandError(f"Cannot mail the {options['period']} report: {exc}") from None
-        self.stdout.write(report.text())
-        self.stdout.write(report.subject)
+        period, send_mail = options["period"], not options["no_mail"]
+        mailreport.run_for_command(self, f"{period} report",
+                                   lambda: reports.status_report(period, day, send_mail=send_mail))
