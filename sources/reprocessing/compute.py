@@ -308,12 +308,13 @@ def _lookup(context: str, instrument: str) -> tuple[object, tuple[str, ...]]:
     return pmap, (*pmap.get_imap(instrument).get_required_parkeys(), pmap.instrument_key)
 
 
-def _bestrefs(conditioned: dict, instrument: str, types: list[str], context: str) -> dict[str, str]:
+def _bestrefs(parkeys: dict, instrument: str, types: list[str], context: str) -> dict[str, str]:
     """What crds.getrecommendations computes (heavy_client.hv_best_references), without its server/config
-    look-up, for a header the caller conditioned once for both contexts; minimized as minimize_header does,
-    with the keys found once per context and instrument instead of for every dataset."""
+    look-up, for a header the caller conditioned and mapped to parkeys (locate.fits_to_parkeys) once for both
+    contexts; minimized as minimize_header does, with the keys found once per context and instrument instead
+    of for every dataset."""
     pmap, keys = _lookup(context, instrument)
-    minimized = {key: conditioned.get(key.lower(), conditioned.get(key.upper(), "UNDEFINED")) for key in keys}
+    minimized = {key: parkeys.get(key.lower(), parkeys.get(key.upper(), "UNDEFINED")) for key in keys}
     refs = pmap.get_best_references(minimized, include=types)
     return {key.upper(): value for key, value in refs.items()}
 
@@ -334,9 +335,10 @@ def compare_dataset(dataset_id: str, header: dict, affected: dict[str, list[str]
         types = sorted(affected.get(instrument, ()))
         if not types:
             return [], [], False
-        conditioned = utils.condition_header(header)
-        old_refs = _bestrefs(conditioned, instrument, types, old_context)
-        new_refs = _bestrefs(conditioned, instrument, types, new_context)
+        # Conditioned and put in the rules' vocabulary once for both contexts (minimize_header's first step).
+        parkeys = _lookup(old_context, instrument)[0].locate.fits_to_parkeys(utils.condition_header(header))
+        old_refs = _bestrefs(parkeys, instrument, types, old_context)
+        new_refs = _bestrefs(parkeys, instrument, types, new_context)
     except Exception as exc:
         return [], [f"ERROR - Failed processing {dataset_id!r} :: {exc.__class__.__name__}: {exc}"], True
     updates, killed = [], False

@@ -151,3 +151,25 @@ def test_result_mail_goes_to_recipients_with_ids_attached(catalog, reprocessing_
     assert [p.get_filename() for p in parts] == ["affected_ids_0728_0729.txt"]
     ids = parts[0].get_payload(decode=True).decode().split()
     assert ids == read_gz(reprocessing_root / comp.directory / "affected_ids.txt.gz").split() and ids
+
+
+def test_fits_keywords_reach_jwst_rules_in_their_own_vocabulary(monkeypatch):
+    """A FITS-keyword header (as loaded from FITS files) is compared as hv_best_references reads it:
+    JWST rules match on data-model keys (META.*), which locate.fits_to_parkeys maps it to."""
+    from crds.core import heavy_client
+    from crds_server import testing
+
+    monkeypatch.setenv("CRDS_PATH", str(testing.test_cache()))
+    header = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "FILTER": "F200W", "PUPIL": "CLEAR",
+              "EXP_TYPE": "NRC_IMAGE", "READPATT": "RAPID", "SUBARRAY": "FULL", "DATE-OBS": "2023-01-01",
+              "TIME-OBS": "00:00:00", "CHANNEL": "SHORT", "MODULE": "A", "TELESCOP": "JWST"}
+    types = ["dark", "flat", "gain", "mask", "readnoise"]
+    updates, errors, killed = compute.compare_dataset("jw0001:jw0001", header, {"nircam": types},
+                                                      "jwst_0540.pmap", "jwst_0541.pmap")
+    assert (errors, killed) == ([], False)
+    expected = {filekind: [heavy_client.hv_best_references(context, header, include=[filekind])[filekind]
+                           for context in ("jwst_0540.pmap", "jwst_0541.pmap")] for filekind in types}
+    assert all(ref.endswith(".fits") for refs in expected.values() for ref in refs), expected
+    changed = {(instrument, filekind): (old, new) for instrument, filekind, old, new in updates}
+    assert changed == {("nircam", filekind): tuple(refs) for filekind, refs in expected.items()
+                       if refs[0] != refs[1]}
