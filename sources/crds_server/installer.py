@@ -182,12 +182,17 @@ def render_template(name: str, values: dict[str, str]) -> str:
         raise InstallError(f"servers/{name} refers to unknown name {exc}") from None
 
 
+def wsgi_script(server_dir: Path) -> Path:
+    """The rendered WSGI entry point; mod_wsgi reloads its daemons when it changes."""
+    return server_dir / "wsgi-scripts" / "crds.wsgi"
+
+
 def render_server_files(site: dict[str, str]) -> None:
     """Render servers/ templates into $CRDS/server/{conf,wsgi-scripts}."""
     values = template_values(site)
     server_dir = Path(values["SERVER_DIR"])
     outputs = {"httpd.conf": server_dir / "conf" / "httpd.conf",
-               "crds.wsgi": server_dir / "wsgi-scripts" / "crds.wsgi"}
+               "crds.wsgi": wsgi_script(server_dir)}
     if values["SSL_INCLUDE"]:
         outputs["ssl.conf"] = server_dir / "conf" / "ssl.conf"
     for name in ("run", "logs", "static"):  # the config names them; Apache checks they exist

@@ -186,20 +186,28 @@ def old_rmap(context: str, instrument: str, filekind: str) -> str:
                               "such files cannot be batch submitted.") from None
 
 
+def refactor_rmap(old: str, new_path: Path, doing: str, preposition: str, edit: Callable[[], None]) -> None:
+    """Run a crds refactoring `edit` of rmap `old` that writes `new_path`; any CRDS error, or no new
+    rmap, aborts with "<doing> references <preposition> '<old>' failed: ..."."""
+    with _CrdsErrors() as captured:
+        try:
+            edit()
+        except Exception as exc:
+            raise SubmissionError(f"{doing} references {preposition} '{old}' failed: {exc}") from None
+    if captured.errors:
+        raise SubmissionError(f"{doing} references {preposition} '{old}' failed: "
+                              + " ".join(captured.errors)[:2000])
+    if not new_path.exists():
+        raise SubmissionError(f"{doing} the references {preposition} '{old}' changes nothing.")
+
+
 def insert_references(old: str, new_path: Path, references: list[Path]) -> None:
     """Insert `references` into a copy of rmap `old` written at `new_path`; any CRDS error aborts."""
     from crds.refactoring import refactor
 
-    with _CrdsErrors() as captured:
-        try:
-            refactor.rmap_insert_references(str(storage.cache_path(old)), str(new_path), [str(p) for p in references],
-                                            observatory=settings.CRDS_OBSERVATORY)
-        except Exception as exc:
-            raise SubmissionError(f"Inserting references into '{old}' failed: {exc}") from None
-    if captured.errors:
-        raise SubmissionError(f"Inserting references into '{old}' failed: " + " ".join(captured.errors)[:2000])
-    if not new_path.exists():
-        raise SubmissionError(f"Inserting the references into '{old}' changes nothing.")
+    refactor_rmap(old, new_path, "Inserting", "into", lambda: refactor.rmap_insert_references(
+        str(storage.cache_path(old)), str(new_path), [str(p) for p in references],
+        observatory=settings.CRDS_OBSERVATORY))
 
 
 def trial_insertion(context: str, groups: dict[tuple[str, str], list[Path]],

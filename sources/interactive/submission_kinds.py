@@ -30,7 +30,6 @@ from interactive.submission import (
     BatchRequest,
     SubmissionError,
     _Added,
-    _CrdsErrors,
     _progress,
     _ready_result,
     _set_mapping_names,
@@ -44,6 +43,7 @@ from interactive.submission import (
     insert_references,
     old_rmap,
     record_sums,
+    refactor_rmap,
     reference_uploads,
     review,
     run_submission,
@@ -322,15 +322,8 @@ def delete_from_rmap(old: str, new_path: Path, names: list[str]) -> None:
     """Write rmap `old` without the references `names` to `new_path` (crds refactoring)."""
     from crds.refactoring import refactor
 
-    with _CrdsErrors() as captured:
-        try:
-            refactor.rmap_delete_references(str(storage.cache_path(old)), str(new_path), names)
-        except Exception as exc:
-            raise SubmissionError(f"Deleting references from '{old}' failed: {exc}") from None
-    if captured.errors:
-        raise SubmissionError(f"Deleting references from '{old}' failed: " + " ".join(captured.errors)[:2000])
-    if not new_path.exists():
-        raise SubmissionError(f"Deleting the references from '{old}' changes nothing.")
+    refactor_rmap(old, new_path, "Deleting", "from", lambda: refactor.rmap_delete_references(
+        str(storage.cache_path(old)), str(new_path), names))
 
 
 def _rules_steps(request: BatchRequest, added: _Added, names: list[str], deleting: bool) -> StoredResult:

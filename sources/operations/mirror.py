@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crds_server import siteconfig
+from crds_server import installer, siteconfig
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
@@ -74,7 +74,7 @@ def reload_workers() -> str:
     rules.  mod_wsgi restarts its daemon processes when their WSGI script changes; the embedded
     development server has no such hook and must be restarted by the operator.
     """
-    script = settings.CRDS_SERVER_DIR / "wsgi-scripts" / "crds.wsgi"
+    script = installer.wsgi_script(settings.CRDS_SERVER_DIR)
     if script.exists():
         try:
             script.touch()
