@@ -6,7 +6,9 @@ cache; jsonapi.live_server) is loaded with the shared HST test cache.  Then:
 
 * get_best_references requests/s with 1, 4 and 16 concurrent clients, over
   the same number of threads calling heavy_client.hv_best_references in
-  this process (the JSON-RPC overhead ratio);
+  this process (the JSON-RPC overhead ratio); with one client also against
+  the same calls in a program linked to libpython.so, the interpreter build
+  mod_wsgi runs (see shared_interpreter);
 * get_server_info latency, warm over HTTP, and cold (catalog generation
   invalidated) and warm through Django's test client in this process;
 * get_file_info_map with every cataloged name (what `crds sync
@@ -209,9 +211,12 @@ def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
     def local(*_) -> None:
         heavy_client.hv_best_references("hst_0729.pmap", header)
 
+    shared_python = shared_interpreter()
     for threads in (1, 4, 16):
-        remotes, kept, locals_ = [], [], []
+        remotes, kept, locals_, shared = [], [], [], []
         for _ in range(3):  # interleaved, medians: the machine's load drifts between runs
+            if threads == 1 and shared_python:
+                shared.append(shared_rate(shared_python, header, args.seconds))
             remotes.append(rate(per_call, threads, args.seconds))
             if args.keep_alive:
                 kept.append(rate(keep_alive, threads, args.seconds, per_thread=lambda: KeepAliveClient(url)))
@@ -220,6 +225,12 @@ def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
         figures[f"get_best_references, {threads} client(s): requests/s (in-process calls/s)"] = \
             f"{remote:.0f} ({inproc:.0f})"
         figures[f"get_best_references, {threads} client(s): JSON-RPC / in-process"] = f"{remote / inproc:.2f}"
+        if shared:
+            embedded = statistics.median(shared)
+            figures["hv_best_references in process, 1 thread, through libpython.so (mod_wsgi's interpreter "
+                    "build): calls/s"] = f"{embedded:.0f} ({embedded / inproc:.2f} of the static interpreter)"
+            figures["get_best_references, 1 client: JSON-RPC / in-process through libpython.so"] = \
+                f"{remote / embedded:.2f}"
         if kept:
             alive = statistics.median(kept)
             figures[f"get_best_references, {threads} client(s), keep-alive connections: requests/s"] = \
@@ -227,6 +238,50 @@ def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
             figures[f"get_best_references, {threads} client(s), keep-alive: JSON-RPC / in-process"] = \
                 f"{alive / inproc:.2f}"
     return figures
+
+
+EMBEDDING_MAIN = "#include <Python.h>\nint main(int argc, char **argv) { return Py_BytesMain(argc, argv); }\n"
+
+SHARED_RATE = """
+import json, os, sys, time
+from crds.core import heavy_client
+header = json.loads(sys.argv[1])
+heavy_client.hv_best_references("hst_0729.pmap", header)
+count, stop = 0, time.perf_counter() + float(sys.argv[2])
+started = time.perf_counter()
+while time.perf_counter() < stop:
+    heavy_client.hv_best_references("hst_0729.pmap", header)
+    count += 1
+print(count / (time.perf_counter() - started))
+"""
+
+
+def shared_interpreter() -> Path | None:
+    """This Python built as a program linked to libpython3.X.so, the library mod_wsgi embeds.
+
+    The venv's python is the statically linked interpreter, which runs the rules engine
+    faster than the shared library does; timing both separates what the production
+    interpreter costs from what HTTP and Django add.  None without a C compiler.
+    """
+    import sysconfig
+
+    folder = Path(tempfile.mkdtemp(prefix="crds-bench-python-"))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / "main.c").write_text(EMBEDDING_MAIN)
+    libdir = sysconfig.get_config_var("LIBDIR")
+    built = subprocess.run(["cc", "-O2", "-o", str(folder / "python"), str(folder / "main.c"),
+                            f"-I{sysconfig.get_paths()['include']}", f"-L{libdir}",
+                            f"-lpython{sysconfig.get_config_var('LDVERSION')}", f"-Wl,-rpath,{libdir}"],
+                           capture_output=True)
+    return folder / "python" if built.returncode == 0 else None
+
+
+def shared_rate(python: Path, header: dict, seconds: float) -> float:
+    """hv_best_references calls/s in one thread of `python` (shared_interpreter), this process's sys.path."""
+    env = dict(os.environ, PYTHONHOME=sys.base_prefix, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([str(python), "-c", SHARED_RATE, json.dumps(header), str(seconds)], env=env,
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
 
 
 def measure_server_info(server, args, shared_cache: bool) -> dict[str, str]:

@@ -205,7 +205,7 @@ def _confirm(result: StoredResult, user: str) -> dict:
         locks.release(*CONTEXT_LOCK, user=user)
     folder = storage.ingest_dir(result.user)
     for upload in params.get("uploaded_basenames", []):
-        (folder / upload).unlink(missing_ok=True)
+        storage.discard(folder / upload)
     collision_list = [[n, r.derived_from, submission.collisions(n, r.derived_from)]
                       for n in generated for r in FileRecord.objects.filter(name=n)]
     return {"original_pmap": original, "final_pmap": final, "pmap": (pmaps[-1] if pmaps else final),

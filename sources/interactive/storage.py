@@ -8,7 +8,10 @@ $CRDS_FILE_CACHE (a standard crds cache the crds library reads directly).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,8 +45,40 @@ def sha1_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha1_while_written(path: Path, written: threading.Event) -> str:
+    """The SHA-1 of a file that another thread is writing from start to end, read as it grows.
+
+    The new bytes are still in the page cache, so hashing them costs no disk read and ends
+    with the write instead of starting after it.  `written` is set when the writer is done,
+    whether it succeeded or not.  A writer that went back to change bytes already hashed
+    would make the sum wrong, so a file whose final size differs from the bytes hashed, or
+    that was replaced under its name, is hashed again from the start.
+    """
+    while not path.exists():
+        if written.wait(0.005) and not path.exists():
+            raise FileNotFoundError(f"{path.name} was not written")
+    digest = hashlib.sha1()
+    hashed = 0
+    with open(path, "rb") as stream:
+        while True:
+            finished = written.is_set()  # read before the last pass, so that pass sees every byte
+            block = stream.read(1 << 20)
+            if block:
+                digest.update(block)
+                hashed += len(block)
+            elif finished:
+                break
+            else:
+                written.wait(0.005)
+        opened = os.fstat(stream.fileno())
+    current = path.stat()
+    if (opened.st_ino, opened.st_size) != (current.st_ino, hashed):
+        return sha1_file(path)
+    return digest.hexdigest()
+
+
 class Hashes:
-    """SHA-1 sums computed by a worker thread while the caller goes on with other work.
+    """SHA-1 sums computed by worker threads while the caller goes on with other work.
 
     hashlib releases the GIL while it hashes, so reading a multi-GB reference overlaps the
     certify and rmap steps of a submission instead of adding to them.  Used as a context
@@ -51,17 +86,31 @@ class Hashes:
     """
 
     def __init__(self):
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha1")
+        # Two threads: a file being written (`follow`) is hashed while uploads still are.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sha1")
         self._pending: dict[str, Future] = {}
+        self._written: list[threading.Event] = []
 
     def __enter__(self) -> Hashes:
         return self
 
     def __exit__(self, *exc) -> None:
+        for written in self._written:
+            written.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def start(self, key: str, path: Path) -> None:
         self._pending[key] = self._pool.submit(sha1_file, path)
+
+    def follow(self, key: str, path: Path) -> threading.Event:
+        """Hash `path` under `key` while it is written; the caller sets the event once it is."""
+        written = threading.Event()
+        self._written.append(written)
+        self._pending[key] = self._pool.submit(sha1_while_written, path, written)
+        return written
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._pending
 
     def take(self, key: str) -> str:
         """The SHA-1 started under `key`, waiting for it if need be."""
@@ -108,6 +157,31 @@ def deliveries_dir() -> Path:
 
 def uploads_dir() -> Path:
     return settings.CRDS_SERVER_FILES / "uploads"
+
+
+def discard(path: Path) -> None:
+    """Delete a file without waiting for the file system to free its blocks.
+
+    Freeing a multi-GB upload takes a good part of a second; a confirm should not wait for
+    it.  The file is moved aside at once (`uploads/discarded/`, the same file system as the
+    ingest areas) and deleted by a background thread, which also deletes whatever an
+    interrupted process left there.  Across file systems it is simply deleted.
+    """
+    trash = uploads_dir() / "discarded"
+    try:
+        trash.mkdir(parents=True, exist_ok=True)
+        os.replace(path, trash / uuid.uuid4().hex)
+    except FileNotFoundError:
+        return
+    except OSError:
+        path.unlink(missing_ok=True)
+        return
+    threading.Thread(target=_empty, args=(trash,), name="discard").start()
+
+
+def _empty(folder: Path) -> None:
+    for entry in os.scandir(folder):
+        Path(entry.path).unlink(missing_ok=True)
 
 
 def ingest_dir(username: str) -> Path:

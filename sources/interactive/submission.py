@@ -44,6 +44,9 @@ CHANGE_LEVELS = ("SEVERE", "MODERATE", "TRIVIAL")
 BATCH_SUBMIT = "batch submit"
 # A submission runs for minutes; its records older than this with no READY result were abandoned.
 ABANDONED_AFTER = datetime.timedelta(hours=6)
+# A renamed reference at least this large is hashed while crds writes it; a smaller one is
+# read back afterwards, which costs less than following its writes.
+FOLLOW_WRITES_FROM = 64 << 20
 
 
 class SubmissionError(Exception):
@@ -387,10 +390,29 @@ def bad_files(request: BatchRequest, context: str, results: list[dict], uploads:
     return result
 
 
-def start_hashing(paths: dict[str, Path], hashes: storage.Hashes) -> None:
-    """Start reading the uploads for their sha1sums, which `add_references` needs only at its end."""
+def renames_by_rewrite(request: BatchRequest) -> bool:
+    """HST references are renamed by crds uniqname, which writes a new file under the new name."""
+    return request.auto_rename and settings.CRDS_OBSERVATORY == "hst"
+
+
+def start_hashing(request: BatchRequest, paths: dict[str, Path], hashes: storage.Hashes) -> None:
+    """Start reading the uploads for their sha1sums, which `add_references` needs only at its end.
+
+    A file rewritten under its new name is cataloged with the sum of the new file, so the
+    upload's own sum serves only the duplicate check.  Two files can be identical only if
+    they have the same size: an upload whose size no cataloged file (nor another upload)
+    has, or may have, is not read for it.
+    """
+    if not renames_by_rewrite(request):
+        for name, path in paths.items():
+            hashes.start(name, path)
+        return
+    sizes = {name: path.stat().st_size for name, path in paths.items()}
+    taken = set(FileRecord.objects.filter(size__in=set(sizes.values())).values_list("size", flat=True))
+    unknown = FileRecord.objects.filter(size__lt=0).exists()
     for name, path in paths.items():
-        hashes.start(name, path)
+        if unknown or sizes[name] in taken or list(sizes.values()).count(sizes[name]) > 1:
+            hashes.start(name, path)
 
 
 def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path], kinds: dict[str, tuple[str, str]],
@@ -400,8 +422,9 @@ def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path],
 
     The uploads' sha1sums (`start_hashing`) are awaited only once the files are placed, so
     reading a large upload overlaps its renaming rewrite.  A file rewritten under its new name
-    (HST) is hashed in `hashes` too, while the submission goes on; `record_sums` stores those
-    sums.  A linked file has the sum of its upload.
+    (HST) is hashed in `hashes` as it is written when large, just after otherwise (both from
+    the page cache); `record_sums` stores those sums.  A linked file has the sum of its
+    upload.  Uploads `start_hashing` did not read cannot be duplicates.
     """
     new_file_map: dict[str, str] = {}
     renamed: set[str] = set()
@@ -409,21 +432,28 @@ def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path],
         instrument, filekind = kinds[name]
         official = official_reference_name(name, path, instrument, filekind, request.auto_rename)
         _progress(request, f"Renaming '{name}' --> '{official}'" if official != name else f"Adding '{name}'")
-        renamed_hst = request.auto_rename and settings.CRDS_OBSERVATORY == "hst"
+        renamed_hst = renames_by_rewrite(request)
         # The record comes first, so a worker killed at any point leaves a record to clean up.
         catalog_new(official, request, type="reference", instrument=instrument, filekind=filekind,
                     uploaded_as=name)
         added.names.append(official)
-        place_reference(path, official, renamed_hst)
         target = storage.cache_path(official)
+        follow = renamed_hst and path.stat().st_size >= FOLLOW_WRITES_FROM
+        written = hashes.follow(official, target) if follow else None
+        try:
+            place_reference(path, official, renamed_hst)
+        finally:
+            if written:
+                written.set()
         if renamed_hst:
-            hashes.start(official, target)
+            if not follow:
+                hashes.start(official, target)
             renamed.add(official)
         FileRecord.objects.filter(name=official).update(
             size=target.stat().st_size, **reference_metadata(target, settings.CRDS_OBSERVATORY))
         new_file_map[name] = official
     _progress(request, "Checking for duplicate files.")
-    sums = check_duplicates(paths, {name: hashes.take(name) for name in paths})
+    sums = check_duplicates(paths, {name: hashes.take(name) for name in paths if name in hashes})
     for name, official in new_file_map.items():
         if official not in renamed:
             FileRecord.objects.filter(name=official).update(sha1sum=sums[name])
@@ -485,7 +515,7 @@ def _batch_steps(request: BatchRequest, added: _Added) -> StoredResult:
     paths, kinds = reference_uploads(request, uploads, "batch submitted")
     with storage.Hashes() as hashes, tempfile.TemporaryDirectory(prefix="trial-",
                                                                  dir=settings.CRDS_SERVER_FILES) as trials:
-        start_hashing(paths, hashes)
+        start_hashing(request, paths, hashes)
         results = certify_uploads(request, context, paths)
         if failed := bad_files(request, context, results, uploads, "Batch Submit"):
             return failed

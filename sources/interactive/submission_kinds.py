@@ -283,7 +283,7 @@ def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
     context, uploads = start(request, title)
     paths, kinds = reference_uploads(request, uploads, "submitted as references")
     with storage.Hashes() as hashes:
-        start_hashing(paths, hashes)
+        start_hashing(request, paths, hashes)
         results = certify_uploads(request, context, paths)
         if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_REFERENCES):
             return failed

@@ -193,10 +193,57 @@ class BatchSubmitTests(SubmissionTestCase):
         first = self.submit()
         official = first.parameters["new_file_map"][BIAS]
         # The same bytes as a cataloged (here: still pending) file: §16.16.
-        FileRecord.objects.filter(name=official).update(sha1sum=sha1(self.ingest / BIAS))
+        FileRecord.objects.filter(name=official).update(sha1sum=sha1(self.ingest / BIAS),
+                                                        size=(self.ingest / BIAS).stat().st_size)
         with self.assertRaisesMessage(submission.SubmissionError, f"is identical to existing files: {official}"):
             self.submit()
         self.assertEqual(FileRecord.objects.filter(state=UPLOADED).count(), 2)  # the first one's files only
+
+    def hashed_during(self, work) -> list[str]:
+        """Names of the files storage.sha1_file read while `work` ran."""
+        read = []
+        real = storage.sha1_file
+
+        def spy(path):
+            read.append(Path(path).name)
+            return real(path)
+        with mock.patch.object(storage, "sha1_file", spy):
+            work()
+        return read
+
+    def test_a_renamed_upload_no_cataloged_file_could_equal_is_not_read_for_its_sum(self):
+        self.upload(BIAS)
+        size = (self.ingest / BIAS).stat().st_size
+        FileRecord.objects.filter(size=size).update(size=size + 2880)  # the test catalog's biases: another size
+        self.assertFalse(FileRecord.objects.filter(size__in=[size, -1]).exists())
+        results = []
+        read = self.hashed_during(lambda: results.append(self.submit()))
+        official = results[0].parameters["new_file_map"][BIAS]
+        self.assertEqual(sorted(read), sorted([official, "hst_acs_biasfile_0346.rmap"]))  # not the upload
+        self.assertEqual(self.record(official).sha1sum, sha1(storage.cache_path(official)))
+
+    def test_a_large_renamed_reference_is_hashed_as_it_is_written(self):
+        self.upload(BIAS)
+        results = []
+        with mock.patch.object(submission, "FOLLOW_WRITES_FROM", 0):  # the 52 KB test file counts as large
+            read = self.hashed_during(lambda: results.append(self.submit()))
+        official = results[0].parameters["new_file_map"][BIAS]
+        self.assertNotIn(official, read)  # not read back after the rewrite
+        self.assertEqual(self.record(official).sha1sum, sha1(storage.cache_path(official)))
+        decision = confirm.decide(results[0].name, "confirm", self.user)
+        self.assertEqual(decision.disposition, "confirmed")
+        self.assertFalse((self.ingest / BIAS).exists())
+
+    def test_an_upload_is_read_when_a_cataloged_file_may_have_its_size(self):
+        self.upload(BIAS)
+        twin = FileRecord.objects.filter(type="reference").exclude(name=BIAS).first()
+        for size in ((self.ingest / BIAS).stat().st_size, -1):  # the same size, or a size not known
+            FileRecord.objects.filter(name=twin.name).update(size=size, sha1sum=sha1(self.ingest / BIAS))
+            with self.subTest(size=size):
+                with self.assertRaisesMessage(submission.SubmissionError,
+                                              f"is identical to existing files: {twin.name}"):
+                    self.submit()
+                self.assert_nothing_added()
 
     def test_bad_requests_change_nothing(self):
         with self.assertRaisesMessage(submission.SubmissionError, "No input files were specified."):
