@@ -6,9 +6,9 @@ cache; jsonapi.live_server) is loaded with the shared HST test cache.  Then:
 
 * get_best_references requests/s with 1, 4 and 16 concurrent clients, over
   the same number of threads calling heavy_client.hv_best_references in
-  this process (the JSON-RPC overhead ratio); with one client also against
-  the same calls in a program linked to libpython.so, the interpreter build
-  mod_wsgi runs (see shared_interpreter);
+  this process (the JSON-RPC overhead ratio); on the production stack, with
+  one client also against the same calls in a program linked to libpython.so,
+  the interpreter build mod_wsgi runs (see shared_interpreter);
 * get_server_info latency, warm over HTTP, and cold (catalog generation
   invalidated) and warm through Django's test client in this process;
 * get_file_info_map with every cataloged name (what `crds sync
@@ -211,7 +211,7 @@ def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
     def local(*_) -> None:
         heavy_client.hv_best_references("hst_0729.pmap", header)
 
-    shared_python = shared_interpreter()
+    shared_python = shared_interpreter() if shared_cache else None  # the production stack runs mod_wsgi
     for threads in (1, 4, 16):
         remotes, kept, locals_, shared = [], [], [], []
         for _ in range(3):  # interleaved, medians: the machine's load drifts between runs
