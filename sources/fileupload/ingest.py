@@ -135,6 +135,22 @@ def save_whole(user: str, name: str, chunks) -> int:
     return size
 
 
+def save_upload(user: str, name: str, upload) -> int:
+    """Save a whole file of a request (a Django UploadedFile) as `name`; return its size.
+
+    Django spools a file larger than FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file in
+    the uploads area (FILE_UPLOAD_TEMP_DIR); that file is moved into the ingest area
+    rather than copied, so a multi-GB upload is written once.
+    """
+    check_ingest_name(name)
+    check_size(name, upload.size)
+    if not hasattr(upload, "temporary_file_path"):
+        return save_whole(user, name, upload.chunks())
+    upload.file.flush()
+    _install(Path(upload.temporary_file_path()), user, name)  # Django's close() allows the move
+    return upload.size
+
+
 def parse_content_range(header: str) -> ContentRange:
     match = CONTENT_RANGE_RE.match(header.strip())
     if not match:

@@ -56,7 +56,7 @@ def upload_new(request):
     if not errors:
         for upload in uploads:
             try:
-                ingest.save_whole(_user(request), upload.name, upload.chunks())
+                ingest.save_upload(_user(request), upload.name, upload)
             except ingest.UploadError as exc:
                 errors.append(_error(upload.name, str(exc)))
     return _listing(request, 400 if errors else 200, errors)
@@ -82,7 +82,7 @@ def upload_chunked(request):
             rng = ingest.parse_content_range(header)
             ingest.save_chunk(_user(request), upload.name, rng, upload.read())
         else:
-            ingest.save_whole(_user(request), upload.name, upload.chunks())
+            ingest.save_upload(_user(request), upload.name, upload)
     except ingest.UploadError as exc:
         return _listing(request, 400, [_error(upload.name[:128], str(exc))])
     return _listing(request)

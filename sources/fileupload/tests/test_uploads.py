@@ -3,6 +3,7 @@
 import os
 import shutil
 import stat
+from unittest import mock
 from urllib.parse import urlsplit
 
 from django.contrib.auth.models import User
@@ -49,6 +50,20 @@ class WholeUploadTests(UploadTestCase):
         self.assertRegex(files["a.fits"]["deleteUrl"], r"^/upload/delete/a\.fits\?t=[\w-]{20,}$")
         self.assertEqual((self.ingest() / "a.fits").read_bytes(), b"x" * 10)
         self.assertEqual(stat.S_IMODE(os.stat(self.ingest()).st_mode), 0o770)
+
+    def test_a_file_django_spooled_to_disk_is_moved_not_copied(self):
+        data = os.urandom(200_000)
+        spool = storage.uploads_dir()
+        spool.mkdir(parents=True, exist_ok=True)
+        before = set(spool.iterdir())
+        with override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=1024, FILE_UPLOAD_TEMP_DIR=str(spool)), \
+                mock.patch.object(ingest, "save_whole", side_effect=AssertionError("copied")):
+            for url in ("/upload/new/", "/upload/chunked/"):
+                response = self.client.post(url, {"files": SimpleUploadedFile("big.fits", data)})
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual((self.ingest() / "big.fits").read_bytes(), data)
+                self.assertEqual(stat.S_IMODE(os.stat(self.ingest() / "big.fits").st_mode), 0o660)
+                self.assertEqual(set(spool.iterdir()), before)  # no temporary file left behind
 
     def test_get_upload_new_redirects_to_list(self):
         self.assertRedirects(self.client.get("/upload/new/"), "/upload/list/")
