@@ -8,8 +8,7 @@ cache; jsonapi.live_server) is loaded with the shared HST test cache.  Then:
   the same number of threads calling heavy_client.hv_best_references in
   this process (the JSON-RPC overhead ratio); on the production stack, with
   one client also against the same calls in a program linked to libpython.so,
-  the interpreter build mod_wsgi runs (see shared_interpreter), and against
-  in-process calls with 1 ms idle between them (see paced_call_seconds);
+  the interpreter build mod_wsgi runs (see shared_interpreter);
 * get_server_info latency, warm over HTTP, and cold (catalog generation
   invalidated) and warm through Django's test client in this process;
 * get_file_info_map with every cataloged name (what `crds sync
@@ -212,9 +211,6 @@ def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
     def local(*_) -> None:
         heavy_client.hv_best_references("hst_0729.pmap", header)
 
-    back_to_back, paced = paced_call_seconds(local, 0.0), paced_call_seconds(local, PACE)
-    figures[f"hv_best_references in process, 1 thread: ms per call, {PACE * 1000:.0f} ms idle between calls "
-            "(back to back)"] = f"{paced * 1000:.2f} ({back_to_back * 1000:.2f})"
     shared_python = shared_interpreter() if shared_cache else None  # the production stack runs mod_wsgi
     for threads in (1, 4, 16):
         remotes, kept, locals_, shared = [], [], [], []
@@ -229,9 +225,6 @@ def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
         figures[f"get_best_references, {threads} client(s): requests/s (in-process calls/s)"] = \
             f"{remote:.0f} ({inproc:.0f})"
         figures[f"get_best_references, {threads} client(s): JSON-RPC / in-process"] = f"{remote / inproc:.2f}"
-        if threads == 1:
-            figures["get_best_references, 1 client: JSON-RPC / in-process calls with idle between them"] = \
-                f"{remote * paced:.2f}"
         if shared:
             embedded = statistics.median(shared)
             figures["hv_best_references in process, 1 thread, through libpython.so (mod_wsgi's interpreter "
@@ -245,27 +238,6 @@ def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
             figures[f"get_best_references, {threads} client(s), keep-alive: JSON-RPC / in-process"] = \
                 f"{alive / inproc:.2f}"
     return figures
-
-
-PACE = 0.001
-
-
-def paced_call_seconds(work, pause: float, calls: int = 300) -> float:
-    """Median seconds of one work() call when the thread idles `pause` seconds between calls.
-
-    A server answering one client idles between its requests while the answer travels back
-    and the next request comes in.  On a virtual machine an idle CPU is halted and a call
-    after it runs markedly slower than the same call back to back, so the back-to-back rate
-    of the in-process baseline is one no request/response server can reach with one client.
-    """
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-        if pause:
-            time.sleep(pause)
-    return statistics.median(times)
 
 
 EMBEDDING_MAIN = "#include <Python.h>\nint main(int argc, char **argv) { return Py_BytesMain(argc, argv); }\n"
