@@ -17,7 +17,7 @@ from pathlib import Path
 
 import MySQLdb
 import pytest
-from jsonapi.live_server import free_port
+from jsonapi.live_server import free_port, terminate
 
 from tests.ops_support import make_root, remove_root, tiny_rules_cache, tree
 
@@ -56,13 +56,7 @@ class MariaDB:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, 60)
 
     def sql(self, statement: str) -> str:
         return subprocess.run(["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-N", "-e", statement],

@@ -122,14 +122,19 @@ def start(cache_dir: Path, extra_references: list[Path] = (), observatory: str =
     return server
 
 
-def stop(server: LiveServer, remove: bool = True) -> None:
-    if server.process is not None and server.process.poll() is None:
-        server.process.terminate()
+def terminate(process: subprocess.Popen | None, timeout: float) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it is still there after `timeout` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
         try:
-            server.process.wait(timeout=20)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+            process.kill()
+            process.wait()
+
+
+def stop(server: LiveServer, remove: bool = True) -> None:
+    terminate(server.process, 20)
     if remove:
         shutil.rmtree(server.root, ignore_errors=True)
 
