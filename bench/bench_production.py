@@ -80,16 +80,22 @@ def static_ceiling(copy, base: str) -> dict[str, str]:
 
 
 def memcached_connections(copy, base: str) -> dict[str, str]:
-    """Connections memcached accepted during 100 server-info requests (0 when the daemons keep theirs)."""
+    """Connections memcached accepted during 100 server-info requests (0 when the workers keep theirs).
+
+    JSON-RPC runs in Apache's up to 100 worker threads, each opening its connection on first
+    use; 300 requests first give most of them theirs.
+    """
     from pymemcache.client.base import Client
 
     memcache = Client(("127.0.0.1", int(copy.site()["CRDS_MEMCACHED_PORT"])))
+    for _ in range(300):
+        bench_jsonapi.post(base, "get_server_info")
     before = int(memcache.stats()[b"total_connections"])
     for _ in range(100):
         bench_jsonapi.post(base, "get_server_info")
     opened = int(memcache.stats()[b"total_connections"]) - before
     memcache.close()
-    return {"memcached connections opened by 100 requests": str(opened)}
+    return {"memcached connections opened by 100 requests (after 300)": str(opened)}
 
 
 def main() -> None:

@@ -76,7 +76,7 @@ def test_mariadb_backup_and_restore(server):
     assert server.snapshot() == before
     assert not server.ref("zzz1000l_bia.fits").exists()
     assert script.stat().st_mtime > 0
-    assert "WSGI daemons reload" in result.stdout
+    assert "WSGI daemons and JSON-RPC workers reload" in result.stdout
 
 
 def test_failed_dump_leaves_no_partial_backup(server):

@@ -6,8 +6,10 @@ checked to really run and really be used.
 """
 
 import hashlib
+import json
 import os
 import re
+import signal
 import subprocess
 import urllib.request
 import uuid
@@ -189,6 +191,72 @@ def test_whole_file_downloads_are_handed_to_apache(production):
         assert http_get(production.base + direct)[0] == 403
     status, _, body = http_get(f"{production.base}/hst/unchecked_get/mappings/hst/hst_nothing_0001.rmap")
     assert (status, body) == (404, "File 'hst_nothing_0001.rmap' is not known to CRDS.\n")
+
+
+def _rpc(production, method: str, *params) -> dict:
+    body = json.dumps({"jsonrpc": "1.0", "method": method, "params": list(params), "id": 1}).encode()
+    with urllib.request.urlopen(f"{production.base}/hst/json/", body, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _wsgi_daemons(production) -> list[int]:
+    return [pid for pid in _children(_pid(production, "httpd"))
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"(wsgi:")]
+
+
+def test_json_rpc_runs_in_apache_workers(production):
+    """The client's calls never wait for the WSGI daemons (mod_wsgi embedded mode for /json/)."""
+    daemons = _wsgi_daemons(production)
+    assert len(daemons) == int(production.site()["CRDS_WSGI_PROCESSES"])
+    for pid in daemons:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(10):
+            answer = _rpc(production, "file_exists", "hst_0001.pmap")  # looked up in the catalog
+            assert answer["error"]["message"] == "OtherError: File &#x27;hst_0001.pmap&#x27; is not known to CRDS."
+        with pytest.raises(OSError):  # the pages do wait for them: the daemons really are stopped
+            urllib.request.urlopen(f"{production.base}/hst/", timeout=2)
+    finally:
+        for pid in daemons:
+            os.kill(pid, signal.SIGCONT)
+    assert http_get(production.base + "/hst/")[0] == 200
+
+
+def test_json_rpc_workers_keep_no_database_connections(production):
+    """Apache's up to 100 worker threads must not each hold a MariaDB connection (the daemons' 30 do)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user = production.site()["CRDS_DB_USER"]
+    count = f"SELECT COUNT(*) FROM information_schema.processlist WHERE user = '{user}'"
+    before = int(_mariadb(count)[0])
+    with ThreadPoolExecutor(16) as pool:  # file_exists reads the catalog
+        answers = list(pool.map(lambda _: _rpc(production, "file_exists", "hst_0001.pmap"), range(160)))
+    assert all("is not known to CRDS" in answer["error"]["message"] for answer in answers)
+    assert int(_mariadb(count)[0]) <= before + 2  # + what Celery may have opened meanwhile
+
+
+def test_json_rpc_workers_forget_their_rules_when_the_script_changes(production):
+    """A restore touches the WSGI script; Apache's workers re-run it and forget what they had seen."""
+    database = production.site()["CRDS_DB_NAME"]
+    query = "SELECT name, state FROM interactive_filerecord WHERE name LIKE 'hst%.pmap' ORDER BY name LIMIT 1"
+    if not _mariadb(query, database):
+        production.run("./init", "--force", check=True, timeout=300)
+    pmap, state = _mariadb(query, database)
+    invalidate = ("./manage", "shell", "-v", "0", "-c", "from interactive import cache\ncache.invalidate()")
+    for _ in range(20):  # reaches every worker process: each remembers the context as distributable
+        assert _rpc(production, "get_required_parkeys", pmap)["error"] is None
+    # What a restore of an older catalog does: the context is no longer distributable.
+    _mariadb(f"UPDATE interactive_filerecord SET state = 'uploaded' WHERE name = '{pmap}'", database)
+    try:
+        production.run(*invalidate, check=True)
+        script = production.server_dir / "wsgi-scripts/crds.wsgi"
+        os.utime(script, (script.stat().st_atime, script.stat().st_mtime + 10))
+        errors = [_rpc(production, "get_required_parkeys", pmap)["error"] for _ in range(20)]
+        assert all(error and f"File &#x27;{pmap}&#x27; is not yet available." in error["message"]
+                   for error in errors), errors
+    finally:
+        _mariadb(f"UPDATE interactive_filerecord SET state = '{state}' WHERE name = '{pmap}'", database)
+        production.run(*invalidate, check=True)
 
 
 def test_run_twice_says_already_running(production):

@@ -7,12 +7,19 @@ file that ./install generates.
 
 import os
 import secrets as _secrets
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from crds_server import siteconfig
 
 SITE = siteconfig.load()
+
+
+def _in_apache_worker() -> bool:
+    """True in Apache's own worker processes (mod_wsgi embedded mode: /json/, servers/httpd.conf)."""
+    module = sys.modules.get("mod_wsgi")  # mod_wsgi's own module exists only under Apache
+    return getattr(module, "process_group", None) == ""
 _SECRETS = siteconfig.read_secrets(SITE)
 
 CRDS_OBSERVATORY = SITE["CRDS_OBSERVATORY"]
@@ -122,8 +129,10 @@ else:
             "PORT": SITE["CRDS_DB_PORT"],
             "OPTIONS": {"charset": "utf8mb4", "isolation_level": "read committed"},
             "TEST": {"NAME": "test_" + SITE["CRDS_DB_NAME"]},
-            # Each WSGI thread keeps its connection instead of opening one per request.
-            "CONN_MAX_AGE": 300,
+            # Each WSGI daemon thread keeps its connection instead of opening one per request.
+            # Apache's own workers (up to 100 threads, JSON-RPC only) do not: they would hold
+            # more connections than MariaDB allows, and a warm best-references call needs none.
+            "CONN_MAX_AGE": 0 if _in_apache_worker() else 300,
             "CONN_HEALTH_CHECKS": True,
         }
     }

@@ -91,7 +91,7 @@ _memos: dict[str, tuple[str, Any]] = {}
 # Files this process has seen distributable.  A confirmed file never leaves distribution while
 # the server runs (bad files are still served, with warnings), so this answer needs no
 # generation lookup: best references on a literal context touch neither database nor memcached.
-# A restore from backup can take files back out; the server is restarted after one.
+# A restore from backup can take files back out; its workers forget them (forget_in_process).
 _seen_distributable: set[str] = set()
 
 
@@ -101,6 +101,12 @@ def seen_distributable(name: str) -> bool:
 
 def see_distributable(name: str) -> None:
     _seen_distributable.add(name)
+
+
+def forget_in_process() -> None:
+    """Drop this process's memos (after a restore replaced the catalog under the same generation)."""
+    _memos.clear()
+    _seen_distributable.clear()
 
 
 def memo(name: str, build: Callable[[], Any]) -> Any:

@@ -71,14 +71,15 @@ def reload_workers() -> str:
     """Make the running server drop the rules its workers loaded before the catalog was replaced.
 
     Workers keep parsed mappings by name, and a replaced catalog can give an old name new
-    rules.  mod_wsgi restarts its daemon processes when their WSGI script changes; the embedded
+    rules.  mod_wsgi restarts its daemon processes when their WSGI script changes, and re-runs
+    it in Apache's JSON-RPC workers, which then forget their rules (crds.wsgi); Django's
     development server has no such hook and must be restarted by the operator.
     """
     script = installer.wsgi_script(settings.CRDS_SERVER_DIR)
     if script.exists():
         try:
             script.touch()
-            return "server workers: the WSGI daemons reload on their next request"
+            return "server workers: the WSGI daemons and JSON-RPC workers reload on their next request"
         except OSError:
             pass
     return "server workers: restart the server (./stop; ./run) so that it forgets the rules it had loaded"

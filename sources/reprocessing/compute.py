@@ -308,6 +308,11 @@ def _lookup(context: str, instrument: str) -> tuple[object, tuple[str, ...]]:
     return pmap, (*pmap.get_imap(instrument).get_required_parkeys(), pmap.instrument_key)
 
 
+def forget_loaded_contexts() -> None:
+    """Drop the contexts _lookup holds (crds_server.wsgi.forget_loaded_rules, after a restore)."""
+    _lookup.cache_clear()
+
+
 def _bestrefs(parkeys: dict, instrument: str, types: list[str], context: str) -> dict[str, str]:
     """What crds.getrecommendations computes (heavy_client.hv_best_references), without its server/config
     look-up, for a header the caller conditioned and mapped to parkeys (locate.fits_to_parkeys) once for both

@@ -88,3 +88,24 @@ def test_context_not_yet_available_after_it_was_seen(rpc, header):
     record.save()
     message = rpc.error("get_best_references", "hst_0729.pmap", header, ["biasfile"])
     assert "hst_0729.pmap" in message and "not yet available" in message
+
+
+def test_forgetting_loaded_rules_drops_what_the_worker_remembered(rpc, header):
+    """What Apache's JSON-RPC workers run when a restore touches their script (servers/crds.wsgi)."""
+    from crds.core import rmap
+    from crds_server.wsgi import forget_loaded_rules
+    from interactive import cache
+    from interactive.models import FileRecord
+
+    rpc("get_best_references", "hst_0729.pmap", header, ["biasfile"])
+    loaded = rmap.get_cached_mapping("hst_0729.pmap")
+    assert cache.seen_distributable("hst_0729.pmap")
+    # A restore changes rows behind the worker's back: no save signal, no new catalog generation.
+    FileRecord.objects.filter(name="hst_0729.pmap").update(state="uploaded")
+    assert rpc("get_best_references", "hst_0729.pmap", header, ["biasfile"])  # still remembered
+
+    forget_loaded_rules()
+    assert not cache.seen_distributable("hst_0729.pmap")
+    message = rpc.error("get_best_references", "hst_0729.pmap", header, ["biasfile"])
+    assert "not yet available" in message
+    assert rmap.get_cached_mapping("hst_0729.pmap") is not loaded  # parsed again from the file
