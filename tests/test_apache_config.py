@@ -48,6 +48,22 @@ def test_rendered_config_passes_apache_config_test(server_root):
     compile(wsgi, "crds.wsgi", "exec")
 
 
+def test_apache_worker_counts_come_from_the_site_config(server_root):
+    installer.render_server_files(_site(server_root, CRDS_APACHE_PROCESSES="3", CRDS_APACHE_THREADS="20"))
+    text = (server_root / "server/conf/httpd.conf").read_text()
+    for line in ("StartServers 3", "ServerLimit 3", "ThreadsPerChild 20", "MaxRequestWorkers 60",
+                 "MinSpareThreads 20", "MaxSpareThreads 80"):
+        assert f"\n{line}\n" in text
+
+
+@pytest.mark.parametrize("key, value", [("CRDS_APACHE_PROCESSES", "two"), ("CRDS_APACHE_THREADS", "0"),
+                                        ("CRDS_APACHE_THREADS", "")])
+def test_bad_apache_worker_counts_are_refused(server_root, key, value):
+    with pytest.raises(installer.InstallError, match=f"{key}='{value}' in configs/: give a whole number"):
+        installer.render_server_files(_site(server_root, **{key: value}))
+    assert not (server_root / "server/conf/httpd.conf").exists()
+
+
 def test_a_broken_template_value_is_reported(server_root):
     site = _site(server_root, CRDS_WSGI_PROCESSES="none")
     installer.render_server_files(site)

@@ -152,12 +152,20 @@ def wsgi_module_config() -> str:
     return result.stdout.strip()
 
 
+def _count(site: dict[str, str], key: str) -> int:
+    value = site.get(key, "")
+    if not value.isdigit() or int(value) < 1:
+        raise InstallError(f"{key}={value!r} in configs/: give a whole number of at least 1")
+    return int(value)
+
+
 def template_values(site: dict[str, str]) -> dict[str, str]:
     """Everything the servers/ templates may refer to."""
     server_dir = Path(site["CRDS"]) / "server"
     prefix = site["CRDS_URL_PREFIX"].rstrip("/")
     user = service_user(site)
     ssl = bool(site.get("CRDS_SSL_CERTIFICATE") and site.get("CRDS_SSL_KEY"))
+    processes, threads = _count(site, "CRDS_APACHE_PROCESSES"), _count(site, "CRDS_APACHE_THREADS")
     values = dict(site)
     values.update({
         "SERVER_DIR": str(server_dir),
@@ -168,6 +176,8 @@ def template_values(site: dict[str, str]) -> dict[str, str]:
         "APACHE_MODULES": APACHE_MODULES,
         "WSGI_MODULE_CONFIG": wsgi_module_config(),
         "RUN_AS": f"User {user}\nGroup {user}" if user else "# Not run as root: Apache runs as the invoking user.",
+        "APACHE_MAX_WORKERS": str(processes * threads),
+        "APACHE_MAX_SPARE_THREADS": str((processes + 1) * threads),
         "URL_PREFIX": prefix,
         "URL_PREFIX_OR_ROOT": prefix or "/",
         "SSL_INCLUDE": f'Include "{server_dir}/conf/ssl.conf"' if ssl else "",

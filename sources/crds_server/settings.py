@@ -130,7 +130,7 @@ else:
             "OPTIONS": {"charset": "utf8mb4", "isolation_level": "read committed"},
             "TEST": {"NAME": "test_" + SITE["CRDS_DB_NAME"]},
             # Each WSGI daemon thread keeps its connection instead of opening one per request.
-            # Apache's own workers (up to 100 threads, JSON-RPC only) do not: they would hold
+            # Apache's own workers (JSON-RPC only; 100 threads by default) do not: they would hold
             # more connections than MariaDB allows, and a warm best-references call needs none.
             "CONN_MAX_AGE": 0 if _in_apache_worker() else 300,
             "CONN_HEALTH_CHECKS": True,
