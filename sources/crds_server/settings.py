@@ -20,6 +20,8 @@ def _in_apache_worker() -> bool:
     """True in Apache's own worker processes (mod_wsgi embedded mode: /json/, servers/httpd.conf)."""
     module = sys.modules.get("mod_wsgi")  # mod_wsgi's own module exists only under Apache
     return getattr(module, "process_group", None) == ""
+
+
 _SECRETS = siteconfig.read_secrets(SITE)
 
 CRDS_OBSERVATORY = SITE["CRDS_OBSERVATORY"]
