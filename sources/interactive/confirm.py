@@ -204,8 +204,7 @@ def _confirm(result: StoredResult, user: str) -> dict:
     finally:
         locks.release(*CONTEXT_LOCK, user=user)
     folder = storage.ingest_dir(result.user)
-    for upload in params.get("uploaded_basenames", []):
-        storage.discard(folder / upload)
+    storage.discard(*(folder / upload for upload in params.get("uploaded_basenames", [])))
     collision_list = [[n, r.derived_from, submission.collisions(n, r.derived_from)]
                       for n in generated for r in FileRecord.objects.filter(name=n)]
     return {"original_pmap": original, "final_pmap": final, "pmap": (pmaps[-1] if pmaps else final),

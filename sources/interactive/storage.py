@@ -159,24 +159,27 @@ def uploads_dir() -> Path:
     return settings.CRDS_SERVER_FILES / "uploads"
 
 
-def discard(path: Path) -> None:
-    """Delete a file without waiting for the file system to free its blocks.
+def discard(*paths: Path) -> None:
+    """Delete files without waiting for the file system to free their blocks.
 
     Freeing a multi-GB upload takes a good part of a second; a confirm should not wait for
-    it.  The file is moved aside at once (`uploads/discarded/`, the same file system as the
-    ingest areas) and deleted by a background thread, which also deletes whatever an
-    interrupted process left there.  Across file systems it is simply deleted.
+    it.  The files are moved aside at once (`uploads/discarded/`, the same file system as the
+    ingest areas) and deleted by one background thread, which also deletes whatever an
+    interrupted process left there.  Across file systems they are simply deleted.
     """
     trash = uploads_dir() / "discarded"
-    try:
-        trash.mkdir(parents=True, exist_ok=True)
-        os.replace(path, trash / uuid.uuid4().hex)
-    except FileNotFoundError:
-        return
-    except OSError:
-        path.unlink(missing_ok=True)
-        return
-    threading.Thread(target=_empty, args=(trash,), name="discard").start()
+    moved = False
+    for path in paths:
+        try:
+            trash.mkdir(parents=True, exist_ok=True)
+            os.replace(path, trash / uuid.uuid4().hex)
+            moved = True
+        except FileNotFoundError:
+            continue
+        except OSError:
+            path.unlink(missing_ok=True)
+    if moved:
+        threading.Thread(target=_empty, args=(trash,), name="discard").start()
 
 
 def _empty(folder: Path) -> None:

@@ -13,6 +13,7 @@ Counters are not rolled back with a failure: spent numbers are never reused.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import difflib
 import logging
@@ -408,10 +409,11 @@ def start_hashing(request: BatchRequest, paths: dict[str, Path], hashes: storage
             hashes.start(name, path)
         return
     sizes = {name: path.stat().st_size for name, path in paths.items()}
+    uploads_of_size = collections.Counter(sizes.values())
     taken = set(FileRecord.objects.filter(size__in=set(sizes.values())).values_list("size", flat=True))
     unknown = FileRecord.objects.filter(size__lt=0).exists()
     for name, path in paths.items():
-        if unknown or sizes[name] in taken or list(sizes.values()).count(sizes[name]) > 1:
+        if unknown or sizes[name] in taken or uploads_of_size[sizes[name]] > 1:
             hashes.start(name, path)
 
 

@@ -7,6 +7,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 from django.test import SimpleTestCase, override_settings
 
@@ -34,6 +35,20 @@ class DiscardTests(SimpleTestCase):
         upload.write_bytes(b"x" * 100_000)
         storage.discard(upload)
         self.assertFalse(upload.exists())
+        self.wait_for_background()
+        self.assertEqual(list(self.trash.iterdir()), [])
+
+    def test_several_files_leave_at_once_and_one_thread_deletes_them(self):
+        uploads = [self.ingest / f"{n}.fits" for n in range(5)]
+        for upload in uploads:
+            upload.write_bytes(b"x" * 1000)
+        started = []
+        real_thread = threading.Thread
+        with mock.patch.object(storage.threading, "Thread",
+                               side_effect=lambda *a, **k: started.append(k) or real_thread(*a, **k)):
+            storage.discard(*uploads, self.ingest / "gone.fits")
+        self.assertFalse(any(upload.exists() for upload in uploads))
+        self.assertEqual(len(started), 1)
         self.wait_for_background()
         self.assertEqual(list(self.trash.iterdir()), [])
 
