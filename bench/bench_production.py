@@ -32,24 +32,18 @@ sys.path.insert(0, str(CHECKOUT / "bench"))
 import bench_jsonapi  # noqa: E402
 import bench_pages  # noqa: E402
 
-from conftest import free_port, make_copy, remove_copy  # noqa: E402
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from conftest import make_copy, remove_copy  # noqa: E402
 
 
 def install(copy) -> str:
     """Install, start and load the copy as hst test; its base URL."""
     from crds_server import testing
 
-    port = free_port()
-    queue = f"{copy.db_prefix}_bench"
-    copy.write_config("hst", "test", CRDS_PORT=str(port), CRDS_BACKUP_PORT=str(free_port()),
-                      CRDS_MEMCACHED_PORT=str(free_port()), CRDS_REDIS_URL=REDIS_URL, CRDS_CELERY_QUEUE=queue,
-                      CRDS_CACHE_PREFIX=queue)
+    copy.write_production_config("hst", "test")
     copy.run("./install", "hst", "test", check=True, timeout=600)
     copy.run("./run", check=True, timeout=300)
     copy.run("./init", "--from-cache", str(testing.test_cache()), check=True, timeout=600)
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{copy.port}"
 
 
 def http_ms(base: str, url: str) -> float:

@@ -26,6 +26,10 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 IS_ROOT = os.geteuid() == 0
 
 
+# The Celery broker of the production-stack copies (each has its own queue); Redis runs on the machine.
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now (outside the ranges reserved for configured servers)."""
     while True:
@@ -88,6 +92,18 @@ class CheckoutCopy:
         """Replace configs/<obs>-<usecase>.conf of the copy."""
         lines = [f"# test copy: {obs} {usecase}"] + [f"{key}={value}" for key, value in values.items()]
         (self.root / "configs" / f"{obs}-{usecase}.conf").write_text("\n".join(lines) + "\n")
+
+    def write_production_config(self, obs: str, usecase: str, **values: str) -> None:
+        """The production stack's config on free ports, with its own memcached, Celery queue and cache keys.
+
+        Sets self.port, self.backup_port, self.memcached_port and self.queue; `values` add or override keys.
+        """
+        self.port, self.backup_port, self.memcached_port = free_port(), free_port(), free_port()
+        self.queue = f"{self.db_prefix}_{obs}_{usecase}"
+        self.write_config(obs, usecase, **{
+            "CRDS_PORT": str(self.port), "CRDS_BACKUP_PORT": str(self.backup_port),
+            "CRDS_MEMCACHED_PORT": str(self.memcached_port), "CRDS_REDIS_URL": REDIS_URL,
+            "CRDS_CELERY_QUEUE": self.queue, "CRDS_CACHE_PREFIX": self.queue, **values})
 
     def site(self) -> dict[str, str]:
         from crds_server import siteconfig

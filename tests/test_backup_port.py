@@ -18,7 +18,6 @@ import pytest
 
 from conftest import free_port, http_get, make_copy, remove_copy, script_env
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 # Loaded into the live-test copy's sources/ and enabled with -p: before the selected test runs
 # (on the backup port), it records what both ports answer, then fails it or interrupts the run.
 PROBE = '''
@@ -221,11 +220,7 @@ def production():
     """A copy installed as hst dev (MariaDB, memcached, Apache + mod_wsgi, Celery) under /hst, running."""
     copy = make_copy()
     try:
-        copy.port, copy.backup_port, memcached = free_port(), free_port(), free_port()
-        queue = f"{copy.db_prefix}_hst_dev"
-        copy.write_config("hst", "dev", CRDS_PORT=str(copy.port), CRDS_BACKUP_PORT=str(copy.backup_port),
-                          CRDS_MEMCACHED_PORT=str(memcached), CRDS_REDIS_URL=REDIS_URL,
-                          CRDS_CELERY_QUEUE=queue, CRDS_CACHE_PREFIX=queue, CRDS_URL_PREFIX="/hst")
+        copy.write_production_config("hst", "dev", CRDS_URL_PREFIX="/hst")
         copy.run("./install", "hst", "dev", check=True)
         copy.run("./run", check=True, timeout=180)
         copy.base, copy.backup = f"http://127.0.0.1:{copy.port}", f"http://127.0.0.1:{copy.backup_port}"

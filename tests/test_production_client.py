@@ -13,9 +13,7 @@ import re
 
 import pytest
 
-from conftest import free_port, make_copy, remove_copy
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from conftest import make_copy, remove_copy
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +23,7 @@ def production():
 
     copy = make_copy()
     try:
-        queue = f"{copy.db_prefix}_hst_dev"
-        copy.write_config("hst", "dev", CRDS_PORT=str(free_port()), CRDS_BACKUP_PORT=str(free_port()),
-                          CRDS_MEMCACHED_PORT=str(free_port()), CRDS_REDIS_URL=REDIS_URL,
-                          CRDS_CELERY_QUEUE=queue, CRDS_CACHE_PREFIX=queue)
+        copy.write_production_config("hst", "dev")
         copy.run("./install", "hst", "dev", check=True, timeout=600)
         extra = [testing.test_data() / "hst" / name for name in live_server.EXTRA_REFERENCES]
         cache = live_server.composite_cache(copy.root, testing.test_cache(), extra)

@@ -19,20 +19,14 @@ import pytest
 from celery import Celery
 from pymemcache.client.base import Client as Memcache
 
-from conftest import IS_ROOT, free_port, http_get, make_copy, remove_copy
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from conftest import IS_ROOT, REDIS_URL, free_port, http_get, make_copy, remove_copy
 
 
 @pytest.fixture(scope="module")
 def production():
     copy = make_copy()
     try:
-        copy.port, copy.memcached_port = free_port(), free_port()
-        copy.queue = f"{copy.db_prefix}_hst_dev"
-        copy.write_config("hst", "dev", CRDS_PORT=str(copy.port), CRDS_BACKUP_PORT=str(free_port()),
-                          CRDS_MEMCACHED_PORT=str(copy.memcached_port), CRDS_REDIS_URL=REDIS_URL,
-                          CRDS_CELERY_QUEUE=copy.queue, CRDS_CACHE_PREFIX=copy.queue, CRDS_URL_PREFIX="/hst")
+        copy.write_production_config("hst", "dev", CRDS_URL_PREFIX="/hst")
         installed = copy.run("./install", "hst", "dev", check=True)
         assert "Installed CRDS server hst dev" in installed.stdout
         copy.started = copy.run("./run", check=True, timeout=180)

@@ -26,9 +26,8 @@ from crds_server import testing
 from interactive.tests.test_submission_client import BIAS, crds, rpc
 from jsonapi import live_server
 
-from conftest import free_port, make_copy, remove_copy, script_env
+from conftest import REDIS_URL, make_copy, remove_copy, script_env
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 PASSWORD = "secret"  # what test_submission_client.crds() presents for alice
 STATUS, CONFIRM = "crds-status@example.org", "crds-confirm@example.org"
 # The ACS WFC bias case hst_acs_biasfile_0001.fits replaces: USEAFTER 2013-04-12, next one 2013-05-09.
@@ -45,13 +44,8 @@ def production(smtp):
     """A copy installed as hst dev under /hst, loaded with the HST test cache, with user alice."""
     copy = make_copy()
     try:
-        copy.port = free_port()
-        copy.queue = f"{copy.db_prefix}_hst_dev"
-        copy.write_config("hst", "dev", CRDS_PORT=str(copy.port), CRDS_BACKUP_PORT=str(free_port()),
-                          CRDS_MEMCACHED_PORT=str(free_port()), CRDS_REDIS_URL=REDIS_URL,
-                          CRDS_CELERY_QUEUE=copy.queue, CRDS_CACHE_PREFIX=copy.queue, CRDS_URL_PREFIX="/hst",
-                          CRDS_EMAIL_PORT=str(smtp[1]), CRDS_STATUS_TO_ADDRESSES=STATUS,
-                          CRDS_STATUS_CONFIRM_ADDRESSES=CONFIRM)
+        copy.write_production_config("hst", "dev", CRDS_URL_PREFIX="/hst", CRDS_EMAIL_PORT=str(smtp[1]),
+                                     CRDS_STATUS_TO_ADDRESSES=STATUS, CRDS_STATUS_CONFIRM_ADDRESSES=CONFIRM)
         copy.run("./install", "hst", "dev", check=True)
         copy.run("./init", "--from-cache", str(testing.test_cache()), check=True, timeout=900)
         added = subprocess.run(["tools/add_user", "alice", "alice@example.org", "--group", "file_submission",
