@@ -6,8 +6,8 @@ holds unconfirmed uploads, which must never leak.  Every refusal is a plain
 file).  Downloads are the most frequent requests (a sync fetches every
 mapping of a context), so they are answered from the in-memory index of
 distributable files, not a catalog query.  Under mod_wsgi a plain whole-file
-GET is handed to Apache (local redirect), which sends the file with sendfile:
-the daemon process would otherwise copy every byte through its socket.  Other
+GET is handed to Apache (local redirect), which sends the file itself: the
+daemon process would otherwise copy every byte through its socket.  Other
 requests are streamed from disk (FileResponse); HTTP Range and conditional GET
 use the sha1sum as ETag so interrupted downloads resume.
 """
@@ -86,7 +86,7 @@ def _apache_may_deliver(request) -> bool:
 
 
 def _delivered_by_apache(request, path, sha1sum: str) -> HttpResponse:
-    """200 with a local Location: mod_wsgi has Apache serve the file itself (sendfile; servers/httpd.conf)."""
+    """200 with a local Location: mod_wsgi has Apache serve the file itself (servers/httpd.conf)."""
     response = HttpResponse(status=200)
     url = f"{request.META.get('SCRIPT_NAME', '')}/_delivered_files/{path.relative_to(settings.CRDS_FILE_CACHE)}"
     response["Location"] = url + (f"?{sha1sum}" if re.fullmatch(r"[0-9a-f]{40}", sha1sum) else "")
@@ -109,7 +109,7 @@ def _file_response(request, handle, sha1sum: str, content_type: str) -> HttpResp
         return response
     if wanted is None:
         response = FileResponse(handle, content_type=content_type)
-        response.block_size = CHUNK  # when the server has no sendfile-backed file wrapper
+        response.block_size = CHUNK  # when the server has no file wrapper of its own
     else:
         start, end = wanted
         response = StreamingHttpResponse(_slice(handle, start, end - start + 1), status=206,
