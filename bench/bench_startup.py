@@ -44,8 +44,12 @@ def django_setup_seconds(copy) -> float:
     return time.perf_counter() - started
 
 
-def measure(copy, obs: str, usecase: str, runs: int, **config: str) -> dict[str, float]:
-    copy.write_config(obs, usecase, CRDS_PORT=str(free_port()), CRDS_BACKUP_PORT=str(free_port()), **config)
+def measure(copy, obs: str, usecase: str, runs: int) -> dict[str, float]:
+    if usecase == "django":
+        copy.write_config(obs, usecase, CRDS_PORT=str(free_port()), CRDS_BACKUP_PORT=str(free_port()),
+                          CRDS_STACK="embedded", CRDS_CACHE_BACKEND="locmem")
+    else:
+        copy.write_production_config(obs, usecase)
     copy.run("./install", obs, usecase, check=True)
     baseline = statistics.median(django_setup_seconds(copy) for _ in range(runs))
     starts, stops = [], []
@@ -63,10 +67,8 @@ def main() -> int:
     args = parser.parse_args()
     copy = make_copy()
     try:
-        embedded = measure(copy, "hst", "django", args.runs, CRDS_STACK="embedded", CRDS_CACHE_BACKEND="locmem")
-        production = measure(copy, "hst", "dev", args.runs, CRDS_MEMCACHED_PORT=str(free_port()),
-                             CRDS_REDIS_URL="redis://127.0.0.1:6379/15", CRDS_CELERY_QUEUE=f"{copy.db_prefix}_bench",
-                             CRDS_CACHE_PREFIX=f"{copy.db_prefix}_bench")
+        embedded = measure(copy, "hst", "django", args.runs)
+        production = measure(copy, "hst", "dev", args.runs)
     finally:
         remove_copy(copy)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
