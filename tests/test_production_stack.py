@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -198,6 +199,12 @@ def _wsgi_daemons(production) -> list[int]:
             if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"(wsgi:")]
 
 
+def _loaded_application(pid: int) -> bool:
+    """The process has imported the application: Django's MariaDB driver and crds' numpy are mapped."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return "/_mysql.cpython" in maps and "/_multiarray_umath.cpython" in maps
+
+
 def test_json_rpc_runs_in_apache_workers(production):
     """The client's calls never wait for the WSGI daemons (mod_wsgi embedded mode for /json/)."""
     daemons = _wsgi_daemons(production)
@@ -268,6 +275,12 @@ def test_rerun_then_stop_stops_everything(production):
     assert (production.root / "install.hst.dev.err").read_text().count("Installed CRDS server hst dev") == 1
     new = {component: _pid(production, component) for component in old}
     assert all(new[c] != old[c] for c in old)
+    # ./rerun's own check reached one daemon; every daemon has loaded the application by itself,
+    # so no client's first request waits for it.
+    deadline = time.monotonic() + 60
+    while not all(_loaded_application(pid) for pid in _wsgi_daemons(production)):
+        assert time.monotonic() < deadline, "a WSGI daemon did not load the application when it started"
+        time.sleep(0.5)
     assert http_get(production.base + "/hst/")[0] == 200
 
     stopped = production.run("./stop", check=True)
