@@ -340,8 +340,8 @@ def measure_downloads(server, args, shared_cache: bool) -> dict[str, str]:
     """Download throughput against reading the file, warm (page cache) and cold (from the disk).
 
     Throughput is the steady state: the first download in each server process after a catalog
-    change builds that process's index of distributable files (about 0.5 s for 43,800 files),
-    and which process answers is up to Apache, so a few small downloads come first.
+    change builds that process's index of distributable files (35-100 ms for 43,800 files), and
+    which process answers is up to Apache, so a few small downloads come first.
     """
     from interactive import storage
 
