@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import lzma
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -35,6 +36,10 @@ from pathlib import Path
 CHECKOUT = Path(__file__).resolve().parents[1]
 ARCHIVE = "http://deb.debian.org/debian"
 SOURCE_PACKAGE = "python3.11"
+sys.path.insert(0, str(CHECKOUT / "sources"))
+
+from crds_server import testing  # noqa: E402
+
 FIGURES = re.compile(r"^\| (get_best_references|hv_best_references)[^|]*\| [^|]+\|$")
 
 
@@ -75,9 +80,6 @@ def clone_with_python(folder: Path, prefix: Path) -> Path:
 
 
 def best_references_figures(checkout: Path, seconds: float) -> dict[str, str]:
-    sys.path.insert(0, str(CHECKOUT / "sources"))
-    from crds_server import testing
-
     env = dict(os.environ, CRDS_SHARED_DATA=str(testing.shared_data()))
     done = subprocess.run([str(checkout / ".venv" / "bin" / "python"), "bench/bench_production.py", "--keep-alive",
                            "--page-runs", "0", "--parts", "bestrefs", "--no-static", "--seconds", str(seconds)],
@@ -85,7 +87,7 @@ def best_references_figures(checkout: Path, seconds: float) -> dict[str, str]:
     if done.returncode:
         sys.exit(f"bench_production.py failed in {checkout}:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
     rows = [line.strip("| ").split(" | ") for line in done.stdout.splitlines() if FIGURES.match(line)]
-    return {name: value for name, value in rows}
+    return dict(rows)
 
 
 def main() -> None:
@@ -104,7 +106,7 @@ def main() -> None:
         optimised = best_references_figures(checkout, args.seconds)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"\nx86_64, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"\n{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print("| figure | Debian's python3.11 | PGO + LTO build |\n|---|---|---|")
     for name, value in debian.items():
         print(f"| {name} | {value} | {optimised.get(name, '—')} |")
