@@ -192,14 +192,20 @@ def measure(server, args, shared_cache: bool = False) -> dict[str, str]:
     return figures
 
 
-def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
+def bestrefs_header() -> dict[str, str]:
+    """The header every best-references figure sends: a real HST dataset's, values as strings."""
     from crds import data_file
-    from crds.core import heavy_client
     from crds_server import testing
+
+    return {k: str(v) for k, v in data_file.get_header(str(testing.test_data() / "hst" / DATASET)).items()}
+
+
+def measure_bestrefs(server, args, shared_cache: bool) -> dict[str, str]:
+    from crds.core import heavy_client
 
     figures: dict[str, str] = {}
     url = server.url
-    header = {k: str(v) for k, v in data_file.get_header(str(testing.test_data() / "hst" / DATASET)).items()}
+    header = bestrefs_header()
     post(url, "get_best_references", "hst_0729.pmap", header, None)  # load the rules in the server
     heavy_client.hv_best_references("hst_0729.pmap", header)
 
@@ -461,9 +467,13 @@ def parse_parts(text: str) -> tuple[str, ...]:
     return parts
 
 
+def machine_line() -> str:
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+            f"Python {platform.python_version()}")
+
+
 def print_figures(figures: dict[str, str]) -> None:
-    print(f"\n{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
-          f"Python {platform.python_version()}")
+    print(f"\n{machine_line()}")
     print("| figure | value |\n|---|---|")
     for name, value in figures.items():
         print(f"| {name} | {value} |")
