@@ -40,18 +40,19 @@ import bench_production  # noqa: E402
 
 from conftest import make_copy, remove_copy  # noqa: E402
 
-SPIN = """
-import os, sys
-os.sched_setaffinity(0, {int(sys.argv[1])})
-os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-while True:
-    pass
-"""
+
+def idle_priority_on(cpu: int):
+    """For preexec_fn: the child runs on `cpu` only, at idle priority from its first instruction."""
+    def prepare() -> None:
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    return prepare
 
 
 @contextlib.contextmanager
 def cpus_kept_awake():
-    spinners = [subprocess.Popen([sys.executable, "-c", SPIN, str(cpu)]) for cpu in sorted(os.sched_getaffinity(0))]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=idle_priority_on(cpu))
+                for cpu in sorted(os.sched_getaffinity(0))]
     try:
         yield
     finally:
