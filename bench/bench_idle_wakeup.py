@@ -103,14 +103,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rate measurement")
     args = parser.parse_args()
-    from jsonapi.live_server import LiveServer
-
     copy = make_copy()
     try:
-        base = bench_production.install(copy)
-        server = LiveServer(url=base, root=copy.root, env={"CRDS_SITE_ENV": str(copy.root / "site.env")})
-        bench_jsonapi.setup_in_process(server)
-        rows = measure(base, copy.root / "var/hst/test/server", args.seconds)
+        server = bench_production.install(copy)
+        rows = measure(server.url, copy.root / bench_production.SERVER_DIR, args.seconds)
     finally:
         remove_copy(copy)
     print(f"\n{bench_jsonapi.machine_line()}")

@@ -34,16 +34,23 @@ import bench_pages  # noqa: E402
 
 from conftest import make_copy, remove_copy  # noqa: E402
 
+SERVER_DIR = "var/hst/test/server"  # the copy's server directory, below its root
 
-def install(copy) -> str:
-    """Install, start and load the copy as hst test; its base URL."""
+
+def install(copy):
+    """Install, start and load the copy as hst test, and set Django up in this process on its
+    site.env (same database and memcached); the running server (a jsonapi LiveServer)."""
     from crds_server import testing
+    from jsonapi.live_server import LiveServer
 
     copy.write_production_config("hst", "test")
     copy.run("./install", "hst", "test", check=True, timeout=600)
     copy.run("./run", check=True, timeout=300)
     copy.run("./init", "--from-cache", str(testing.test_cache()), check=True, timeout=600)
-    return f"http://127.0.0.1:{copy.port}"
+    server = LiveServer(url=f"http://127.0.0.1:{copy.port}", root=copy.root,
+                        env={"CRDS_SITE_ENV": str(copy.root / "site.env")})
+    bench_jsonapi.setup_in_process(server)
+    return server
 
 
 def http_ms(base: str, url: str) -> float:
@@ -62,7 +69,7 @@ def static_ceiling(copy, base: str) -> dict[str, str]:
     from interactive import storage
 
     source = storage.cache_path(bench_jsonapi.LARGE_REFERENCE)
-    shutil.copy(source, copy.root / "var/hst/test/server/static" / source.name)
+    shutil.copy(source, copy.root / SERVER_DIR / "static" / source.name)
     size = source.stat().st_size * 2 / 1e6
     ours = bench_jsonapi.median_time(
         lambda: [bench_jsonapi.fetch(f"{base}/unchecked_get/references/hst/{source.name}") for _ in range(2)], 3)
@@ -98,13 +105,10 @@ def main() -> None:
     parser.add_argument("--page-runs", type=int, default=9, help="runs per page (0: no page timings)")
     parser.add_argument("--no-static", action="store_true", help="skip the Apache static-file and memcached figures")
     args = parser.parse_args()
-    from jsonapi.live_server import LiveServer
-
     copy = make_copy()
     try:
-        base = install(copy)
-        server = LiveServer(url=base, root=copy.root, env={"CRDS_SITE_ENV": str(copy.root / "site.env")})
-        bench_jsonapi.setup_in_process(server)
+        server = install(copy)
+        base = server.url
         from interactive import cache
         from interactive.models import FileRecord
 
