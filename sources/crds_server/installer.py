@@ -27,7 +27,7 @@ VENV = siteconfig.CHECKOUT / ".venv"
 TEMPLATES = siteconfig.CHECKOUT / "servers"
 APACHE_BINARIES = ("/usr/sbin/apache2", "/usr/sbin/httpd")
 APACHE_MODULES = "/usr/lib/apache2/modules"
-_SQL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_SQL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}\Z")
 
 
 class InstallError(Exception):
@@ -154,7 +154,7 @@ def wsgi_module_config() -> str:
 
 def _count(site: dict[str, str], key: str) -> int:
     value = site.get(key, "")
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise InstallError(f"{key}={value!r} in configs/: give a whole number of at least 1")
     return int(value)
 

@@ -24,8 +24,8 @@ DIR_MODE = 0o770
 FILE_MODE = 0o660
 # With auto-rename on, any of these names is acceptable; the official CRDS
 # name rules are applied by the submission when auto-rename is off.
-INGEST_NAME_RE = re.compile(r"^[A-Za-z0-9._\- ]{1,128}$")
-CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+INGEST_NAME_RE = re.compile(r"^[A-Za-z0-9._\- ]{1,128}\Z")
+CONTENT_RANGE_RE = re.compile(r"^bytes ([0-9]{1,18})-([0-9]{1,18})/([0-9]{1,18})\Z")
 TOKEN_SESSION_KEY = "upload_delete_token"
 
 

@@ -22,7 +22,7 @@ from interactive.models import FileRecord
 log = logging.getLogger(__name__)
 
 FLAGS = ("bad", "ok")
-WHY_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}$")
+WHY_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}\Z")
 
 # Children named by imap and pmap files, by name: cataloged mapping names are never reused.
 _CHILDREN: dict[str, tuple[str, ...]] = {}

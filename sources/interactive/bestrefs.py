@@ -23,8 +23,8 @@ from fileupload.ingest import max_upload_bytes
 from interactive import catalog, contexts, storage
 from interactive.instruments import instruments
 
-KEY_RE = re.compile(r"^[A-Z][A-Z0-9_\-.]{0,63}$")
-VALUE_RE = re.compile(r"^[A-Za-z0-9_.:+\-/ ,*|#()\[\]=]{0,128}$")
+KEY_RE = re.compile(r"^[A-Z][A-Z0-9_\-.]{0,63}\Z")
+VALUE_RE = re.compile(r"^[A-Za-z0-9_.:+\-/ ,*|#()\[\]=]{0,128}\Z")
 MAX_KEYS = 500
 MAX_HEADER_TEXT = 200_000
 DATE_KEYS = ("DATE-OBS", "TIME-OBS", "META.OBSERVATION.DATE", "META.OBSERVATION.TIME")

@@ -40,7 +40,7 @@ BAD_CHOICES = ("include", "exclude", "only")
 EXTENSIONS = (".pmap", ".imap", ".rmap", ".fits", ".asdf", ".json", ".yaml", ".txt", ".r0h", ".r1h", ".r2h",
               ".r3h", ".r4h", ".r5h", ".r6h", ".r7h", ".r8h", ".r9h", ".r0d", ".r1d", ".r2d", ".r3d", ".r4d",
               ".r5d", ".r6d", ".r7d", ".r8d", ".r9d")
-GLOB_RE = re.compile(r"^[A-Za-z0-9._\-*?]{1,128}$")
+GLOB_RE = re.compile(r"^[A-Za-z0-9._\-*?]{1,128}\Z")
 # catalog_link: the derived status of a transitory file is read from its delivery catalog (§3.2).
 ROW_FIELDS = ("name", "instrument", "filekind", "type", "state", "rejected", "blacklisted", "delivery_date",
               "activation_date", "useafter_date", "deliverer_user", "size", "description", "catalog_link")

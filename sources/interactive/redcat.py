@@ -27,7 +27,7 @@ CHAR, BOOLEAN, CHOICE = "CharField", "BooleanField", "TypedChoiceField"
 YES_NO = ["N/A", "No", "Yes"]
 SHORT, LONG = 256, 2000
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-PERSON_RE = re.compile(r"^[\w .,'@()\-]+$")
+PERSON_RE = re.compile(r"^[\w .,'@()\-]+\Z")
 
 
 def _text(key: str, label: str, required: bool, max_length: int = SHORT, help_text: str = "") -> dict:

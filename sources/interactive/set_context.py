@@ -33,8 +33,8 @@ from interactive.models import (
 log = logging.getLogger(__name__)
 
 CHUNK = 2000  # names per IN (...) query; SQLite limits bound parameters
-DESCRIPTION_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}$")  # the submission forms' pattern
-CAL_VER_RE = re.compile(r"^[A-Za-z0-9._\-+]{1,64}$")
+DESCRIPTION_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}\Z")  # the submission forms' pattern
+CAL_VER_RE = re.compile(r"^[A-Za-z0-9._\-+]{1,64}\Z")
 
 
 class SetContextError(Exception):

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 MAPPING_EXTENSIONS = (".pmap", ".imap", ".rmap")
-FILENAME_RE = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+FILENAME_RE = re.compile(r"^[A-Za-z0-9._\-]{1,128}\Z")
 
 
 class BadName(ValueError):
@@ -189,7 +189,7 @@ def _empty(folder: Path) -> None:
 
 def ingest_dir(username: str) -> Path:
     """A user's staging area for submissions."""
-    if not re.match(r"^[A-Za-z0-9_.@+\-]{1,150}$", username or ""):
+    if not re.match(r"^[A-Za-z0-9_.@+\-]{1,150}\Z", username or ""):
         raise BadName(f"Invalid user name {str(username)[:160]!r}.")
     return settings.CRDS_SERVER_FILES / "ingest" / username
 

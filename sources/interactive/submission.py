@@ -39,8 +39,8 @@ from interactive.models import UPLOADED, FileRecord, StoredResult
 log = logging.getLogger(__name__)
 
 READY_TEMPLATE = "interactive/submission_ready.html"
-DESCRIPTION_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}$")
-CREATOR_RE = re.compile(r"^[A-Za-z_0-9.@, \-]{0,128}$")
+DESCRIPTION_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}\Z")
+CREATOR_RE = re.compile(r"^[A-Za-z_0-9.@, \-]{0,128}\Z")
 CHANGE_LEVELS = ("SEVERE", "MODERATE", "TRIVIAL")
 BATCH_SUBMIT = "batch submit"
 # A submission runs for minutes; its records older than this with no READY result were abandoned.

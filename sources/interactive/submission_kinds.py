@@ -383,7 +383,7 @@ def add_existing_references(request: BatchRequest, names: list[str]) -> StoredRe
 # ---------------------------------------------------------------- create contexts
 
 
-NOT_APPLICABLE = re.compile(r"^(?P<instrument>[A-Za-z0-9]+)_(?P<filekind>[A-Za-z0-9\-]+)_n/a$", re.IGNORECASE)
+NOT_APPLICABLE = re.compile(r"^(?P<instrument>[A-Za-z0-9]+)_(?P<filekind>[A-Za-z0-9\-]+)_n/a\Z", re.IGNORECASE)
 
 
 def not_applicable(pmap: str, entry: str) -> tuple[str, tuple[str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,6 +14,7 @@ from interactive.models import INACTIVE_STATES, ContextHistory
 from interactive.web import NotFound, PageError, page
 
 ALL_CONTEXTS_PER_PAGE = 100
+NUMBER_RE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() refuses '²' and very long numbers
 
 
 @never_cache
@@ -30,7 +33,7 @@ def display_all_contexts(request: HttpRequest) -> HttpResponse:
              .order_by("-name").only("name", "state", "delivery_date", "activation_date", "description",
                                      "rejected", "blacklisted", "catalog_link"))
     number = request.GET.get("page", "1")
-    if not number.isdigit():
+    if not NUMBER_RE.fullmatch(number):
         raise PageError(f"Invalid page number {number[:20]!r}.")
     rows = Paginator(pmaps, ALL_CONTEXTS_PER_PAGE).get_page(int(number))
     return render(request, "interactive/all_contexts.html", {"rows": rows, "pointers": contexts.pointers()})
@@ -60,7 +63,7 @@ def context_table_index(request: HttpRequest, mapping: str, index: str) -> HttpR
     reached by the anchors `#instrument-<name>`.
     """
     storage.check_filename(mapping)
-    if not index.isdigit():
+    if not NUMBER_RE.fullmatch(index):
         raise NotFound(f"Invalid context table section {index[:20]!r}: use a number, or no section at all.")
     record = catalog.get_record(mapping)
     if not record.is_mapping or record.state in INACTIVE_STATES:

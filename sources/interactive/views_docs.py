@@ -17,7 +17,7 @@ from django.template.loader import get_template
 from interactive import catalog, contexts
 from interactive.web import NotFound, page
 
-DOC_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+DOC_NAME = re.compile(r"^[a-z0-9_]{1,64}\Z")
 
 
 @page

@@ -21,7 +21,7 @@ from jpoll.models import Channel, Message
 
 log = logging.getLogger(__name__)
 
-KEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+KEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 SESSION_KEY = "jpoll_key"
 MAX_AGE = datetime.timedelta(days=1)  # channels older than this are removed by expire()
 ABORTED_TEXT = "External agent requested calling process termination."

@@ -29,7 +29,7 @@ from jsonapi import server_info
 KINDS = {"mappings": "mapping", "references": "reference"}
 CONFIG_FILES = ("server_config", "bad_files.txt")
 CHUNK = 1024 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})\Z")  # longer numbers: malformed, whole file
 
 
 class Unavailable(LookupError):
@@ -96,7 +96,7 @@ def _delivered_by_apache(request, path, sha1sum: str) -> HttpResponse:
 def _file_response(request, handle, sha1sum: str, content_type: str) -> HttpResponse:
     size = os.fstat(handle.fileno()).st_size
     etag = f'"{sha1sum}"' if sha1sum not in ("", "none") else None
-    if etag and etag in _etags(request.headers.get("If-None-Match", "")):
+    if etag and _etags(request.headers.get("If-None-Match", "")) & {etag, "*"}:
         handle.close()
         response = HttpResponse(status=304)
         response["ETag"] = etag

@@ -27,15 +27,15 @@ from jsonapi.registry import RpcError
 
 INFO_FIELDS = tuple(f.name for f in FileRecord._meta.fields if f.name not in catalog.PRIVATE_FIELDS + ("id",))
 NAME_QUERY_CHUNK = 900  # below SQLite's bound-parameter limit; fine for MariaDB too
-GLOB_RE = re.compile(r"^[A-Za-z0-9_.*+()\-\[\]]{1,128}$")
-HEADER_KEY_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
+GLOB_RE = re.compile(r"^[A-Za-z0-9_.*+()\-\[\]]{1,128}\Z")
+HEADER_KEY_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,256}\Z")
 MAX_HEADER_VALUE = 1024
-REFTYPE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-DATASET_ID_RE = re.compile(r"^[A-Za-z0-9_.+\-]{1,128}(:[A-Za-z0-9_.+\-]{1,128})?$")
-REMOTE_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
-KEY_RE = re.compile(r"^\w{1,64}$")
-CALVER_RE = re.compile(r"^\d+(\.\d+(\.\d+)?)?$")
-MASTER_VERSION_RE = re.compile(r"^[a-zA-Z\-.0-9_]{1,128}$")
+REFTYPE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}\Z")
+DATASET_ID_RE = re.compile(r"^[A-Za-z0-9_.+\-]{1,128}(:[A-Za-z0-9_.+\-]{1,128})?\Z")
+REMOTE_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,80}\Z")
+KEY_RE = re.compile(r"^\w{1,64}\Z")
+CALVER_RE = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,9}(\.[0-9]{1,9})?)?\Z")
+MASTER_VERSION_RE = re.compile(r"^[a-zA-Z\-.0-9_]{1,128}\Z")
 PUSH_KINDS = ("latest", "operational")
 
 
@@ -293,7 +293,7 @@ def push_remote_context(kind: str, key: str, context: str) -> None:
         raise RpcError(f"Unknown remote context kind {kind[:40]!r}: use 'latest' or 'operational'.")
     if not KEY_RE.match(key):
         raise RpcError("Unknown remote context key.")
-    if not re.match(r"^\w+\.pmap$", context):
+    if not re.match(r"^\w+\.pmap\Z", context):
         raise RpcError(f"Invalid context {context[:140]!r}: give a .pmap name.")
     contexts.check_distributable_mapping(context)
     with transaction.atomic():

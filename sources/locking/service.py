@@ -20,7 +20,7 @@ INSTRUMENT = "instrument"
 INSTRUMENT_MAX_AGE = 4 * 3600  # seconds; slides forward with the holder's requests
 LOGIN_TIMEOUT = 2.0  # seconds a login waits for a held instrument
 REFRESH_GRANULARITY = 60  # seconds; a lock refreshed this recently is not written again
-_PART_RE = re.compile(r"^[^$]{1,120}$")
+_PART_RE = re.compile(r"^[^$]{1,120}\Z")
 
 
 class ResourceLockedError(Exception):

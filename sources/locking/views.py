@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from locking import service
 from locking.forms import LoginForm
 
-_USERNAME_RE = re.compile(r"^[\w.@+\-]{1,150}$")
+_USERNAME_RE = re.compile(r"^[\w.@+\-]{1,150}\Z")
 
 
 def _safe_next(request) -> str:

@@ -37,7 +37,7 @@ from interactive import storage
 MANIFEST = "MANIFEST.json"
 LATEST = "latest"
 STAMP_FORMAT = "%Y-%m-%d-%H%M%S"
-STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\d-\d{6}$")
+STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\d-\d{6}\Z")
 PRIVATE = 0o700
 DB_FILES = {"sqlite": "database.sqlite3", "mariadb": "database.sql"}
 PACKAGES = "packages.txt"

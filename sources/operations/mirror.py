@@ -264,7 +264,7 @@ def mirror_from_server(url: str, references: str = "none", contexts: list[str] |
     if references not in ("none", "operational", "all"):
         raise MirrorError(f"Invalid --references {references!r}: use none, operational or all.")
     for name in contexts or []:
-        if not re.match(r"^[A-Za-z0-9_.\-]+\.pmap$", name):
+        if not re.match(r"^[A-Za-z0-9_.\-]+\.pmap\Z", name):
             raise MirrorError(f"Invalid context {name[:140]!r}: give .pmap names.")
     report = MirrorReport(source=url, dry_run=dry_run)
     info = get_server_info(url)

@@ -56,7 +56,7 @@ from reprocessing.models import (
 from reprocessing.sources import MIN_DATE, get_source
 
 MAX_DATE = "9999-01-01 23:59:59"
-CONTEXT_RE = re.compile(r"^([a-z]+)_(\d+)\.pmap$")
+CONTEXT_RE = re.compile(r"^([a-z]+)_([0-9]+)\.pmap\Z")
 FINISHING = "finishing"
 
 

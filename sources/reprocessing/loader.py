@@ -18,9 +18,9 @@ from django.db import transaction
 from reprocessing.models import Dataset
 from reprocessing.sources import BadDatasetId, normalize_id
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-TIME_RE = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?$")
-KEY_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,256}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+TIME_RE = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?\Z")
+KEY_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,256}\Z")
 MAX_REPORTED = 20
 
 

@@ -17,7 +17,7 @@ from django.utils.module_loading import import_string
 from reprocessing.models import Dataset
 
 MIN_DATE = "1900-01-01 00:00:00"
-ID_PART_RE = re.compile(r"^[A-Za-z0-9_.+\-]{1,64}$")
+ID_PART_RE = re.compile(r"^[A-Za-z0-9_.+\-]{1,64}\Z")
 
 
 class BadDatasetId(ValueError):
@@ -40,9 +40,9 @@ def normalize_since(datasets_since: str | None) -> str:
     if datasets_since in (None, "", "null", "none", "None"):
         return MIN_DATE
     text = str(datasets_since).replace("T", " ").strip()
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+    if re.match(r"^\d{4}-\d{2}-\d{2}\Z", text):
         text += " 00:00:00"
-    if not re.match(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$", text):
+    if not re.match(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?\Z", text):
         raise ValueError(f"Invalid datasets_since {str(datasets_since)[:60]!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS.")
     return text[:19]
 

@@ -101,6 +101,11 @@ class WholeUploadTests(UploadTestCase):
             with self.subTest(name=name), self.assertRaises(ingest.UploadError):
                 ingest.delete("alice", name)
 
+    def test_a_trailing_newline_is_not_part_of_a_valid_name(self):
+        with self.assertRaises(ingest.UploadError):
+            ingest.save_whole("alice", "x.fits\n", [b"1"])
+        self.assertEqual(list(self.ingest().iterdir()) if self.ingest().exists() else [], [])
+
     def test_names_with_spaces_are_acceptable(self):
         self.assertEqual(self.upload("my ref file.fits", b"1").status_code, 200)
         self.assertTrue((self.ingest() / "my ref file.fits").exists())
@@ -168,7 +173,8 @@ class ChunkedUploadTests(UploadTestCase):
         self.assertIn("Content-Range says 10", response.content.decode())
 
     def test_malformed_content_range(self):
-        for header in ("bytes 5-1/10", "bytes 0-10/10", "items 0-1/2", "bytes -1-2/3"):
+        for header in ("bytes 5-1/10", "bytes 0-10/10", "items 0-1/2", "bytes -1-2/3", "bytes 0-1/" + "9" * 5000,
+                       "bytes \u0660-\u0661/2"):
             with self.subTest(header=header):
                 response = self.upload("bad.fits", b"ab", HTTP_CONTENT_RANGE=header)
                 self.assertEqual(response.status_code, 400)

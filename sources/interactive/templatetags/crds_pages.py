@@ -12,7 +12,7 @@ from interactive.models import ACTIVATION_PLACEHOLDER, USEAFTER_PLACEHOLDER
 
 register = template.Library()
 ABSOLUTE_PATH_RE = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/<>]+/)+")
-FILE_RE = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9]+$")
+FILE_RE = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9]+\Z")
 
 
 @register.filter

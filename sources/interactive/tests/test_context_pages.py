@@ -34,9 +34,11 @@ class AllContextsPageTests(PageTestCase):
         self.assertLess(body.index("hst_0729.pmap</a>"), body.index("hst_0728.pmap</a>"))
 
     def test_bad_page_number(self):
-        response = self.client.get("/display_all_contexts/", {"page": "x1"})
-        self.assertEqual(response.status_code, 400)
-        self.assertIn("Invalid page number", self.error_text(response))
+        for number in ("x1", "\u00b2", "9" * 5000):  # '²' passes str.isdigit() but not int()
+            with self.subTest(number=number[:8]):
+                response = self.client.get("/display_all_contexts/", {"page": number})
+                self.assertEqual(response.status_code, 400)
+                self.assertIn("Invalid page number", self.error_text(response))
 
 
 class ContextTablePageTests(PageTestCase):

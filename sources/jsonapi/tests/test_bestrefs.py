@@ -56,6 +56,7 @@ def test_header_map(rpc, header):
     ("hst_9999.pmap", {"INSTRUME": "ACS"}, None, "is not known to CRDS"),
     ("hst_acs_0421.imap", {"INSTRUME": "ACS"}, None, "a .pmap is required"),
     ("hst_0729.pmap", {"BAD KEY": "x"}, None, "Invalid header keyword"),
+    ("hst_0729.pmap", {"INSTRUME\n": "ACS"}, None, "Invalid header keyword"),
     ("hst_0729.pmap", {"INSTRUME": ["ACS"]}, None, "must be a string"),
     ("hst_0729.pmap", {"INSTRUME": "A" * 2000}, None, "longer than 1024 characters"),
     ("hst_0729.pmap", {"INSTRUME": "ACS"}, ["bias file"], "Invalid reference type"),

@@ -129,6 +129,7 @@ def test_get_file_info(rpc):
     assert rpc("get_file_info", "hst", "hst_0729.pmap")["name"] == "hst_0729.pmap"
     assert "is not known to CRDS" in rpc.error("get_file_info", "hst", "nothere_bia.fits")
     assert "Invalid file name" in rpc.error("get_file_info", "hst", "../secret")
+    assert "Invalid file name" in rpc.error("get_file_info", "hst", "hst_0729.pmap\n")
     assert "Mismatch" in rpc.error("get_file_info", "jwst", "hst_0729.pmap")
     FileRecord.objects.filter(name="m4r1753rj_bia.fits").update(state="archiving-failed")
     cache.invalidate()

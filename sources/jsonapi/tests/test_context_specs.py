@@ -153,6 +153,8 @@ def test_build_context_by_calibration_version(rpc):
     assert "No build context is registered" in rpc.error("get_build_context", "hst", "1.14.9")
     assert "No build context is registered" in rpc.error("get_build_context", "hst", "2.0")
     assert "Invalid calibration software version" in rpc.error("get_build_context", "hst", "1.x; drop")
+    for calver in ("1.15.3\n", "1.15." + "9" * 5000, "1.15.\u0663"):
+        assert "Invalid calibration software version" in rpc.error("get_build_context", "hst", calver)
 
 
 def test_context_history_is_the_latest_history_newest_first(rpc):

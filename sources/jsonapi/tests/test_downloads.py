@@ -43,6 +43,7 @@ def test_mapping_and_reference_bytes_match_the_catalog(downloads):
     ("/unchecked_get/mappings/hst/..", "Invalid file name"),
     ("/unchecked_get/mappings/hst/%2e%2e", "Invalid file name"),
     ("/unchecked_get/mappings/hst/x%00.rmap", "Invalid file name"),
+    (f"/unchecked_get/mappings/hst/{MAPPING}%0A", "Invalid file name"),
     ("/unchecked_get/config/hst/crds.sqlite3", "No such configuration file"),
     ("/unchecked_get/config/hst/", "Give a file name"),
     ("/get/nothere.fits", "is not known to CRDS"),
@@ -105,11 +106,21 @@ def test_range_requests_resume_downloads(downloads):
     assert downloads.get(url, HTTP_RANGE="bytes=0-1,5-6").status_code == 200
 
 
+@pytest.mark.parametrize("header", ["bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 30, "bytes=\u0661-2"])
+def test_ranges_beyond_any_file_or_not_ascii_are_ignored(downloads, header):
+    """Python's int() refuses over 4,300 digits and would answer 500: such ranges get the whole file."""
+    url = f"/unchecked_get/references/hst/{REFERENCE}"
+    response = downloads.get(url, HTTP_RANGE=header)
+    assert response.status_code == 200
+    assert content(response) == storage.cache_path(REFERENCE).read_bytes()
+
+
 def test_conditional_get_by_sha1sum(downloads):
     url = f"/unchecked_get/mappings/hst/{MAPPING}"
     etag = downloads.get(url)["ETag"]
     assert downloads.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
     assert downloads.get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+    assert downloads.get(url, HTTP_IF_NONE_MATCH="*").status_code == 304  # any copy the client holds is current
 
 
 def test_config_files(downloads):

@@ -51,6 +51,8 @@ def test_bad_pushes_change_nothing(rpc):
         (["hst", "edit", key, "hst_0729.pmap"], "Unknown remote context kind 'edit'"),
         (["hst", "latest", key, "hst_9999.pmap"], "is not known to CRDS"),
         (["hst", "latest", key, "hst_acs_0421.imap"], "give a .pmap name"),
+        (["hst", "latest", key, "hst_0729.pmap\n"], "give a .pmap name"),
+        (["hst", "latest", key + "\n", "hst_0729.pmap"], "Unknown remote context key"),
         (["jwst", "latest", key, "hst_0729.pmap"], "Mismatch"),
     ]:
         assert message in rpc.error("push_remote_context", *params), params
