@@ -1,0 +1,35 @@
+"""Every public URL that takes a name or a number, given hostile ones: a clear refusal, never a 500.
+
+Companion of test_hostile_forms (the forms' fields) and jsonapi's test_hostile_values (the
+JSON-RPC parameters); the values are the same kind: trailing newlines, digits int() refuses,
+NUL bytes, parent directories, markup and lengths beyond any name.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from interactive.tests.page_support import SERVER_PATH_RE, PageTestCase
+
+HOSTILE = ("9" * 5000, "hst_0729.pmap\n", "\u00b2", "\u0661", "\x00", "..", "%2e%2e", "hst_0729.pmap%00",
+           "<script>x</script>", "a" * 3000, " ")
+URLS = ("/browse/{}", "/uses/{}", "/context_table/{}", "/context_table/hst_0729.pmap/{}", "/context_table/{}/1",
+        "/difference/{}/hst_0729.pmap/", "/difference/hst_0728.pmap/{}/", "/docs/{}/", "/display_result/{}",
+        "/authenticated_result/{}", "/display_all_contexts/?page={}", "/get/{}", "/unchecked_get/mappings/hst/{}",
+        "/unchecked_get/references/hst/{}", "/unchecked_get/config/hst/{}", "/lock_status/{}/",
+        "/submission_form/{}/", "/browse_db/?instrument={}", "/recent_activity_query/?filename={}",
+        "/jpoll/pull_messages/{}/", "/upload/delete/{}", "/bestrefs_explore_compute/?context={}")
+
+
+class HostileUrlTests(PageTestCase):
+    def test_hostile_names_and_numbers(self):
+        failures = []
+        for pattern in URLS:
+            for value in HOSTILE:
+                url = pattern.format(quote(value, safe="%"))
+                response = self.client.get(url)
+                body = response.content.decode(errors="replace")
+                if response.status_code >= 500 or "Traceback" in body or SERVER_PATH_RE.search(body):
+                    failures.append((url[:80], response.status_code))
+        self.assertEqual(failures, [])
+        self.assertEqual(self.client.get("/browse/hst_0729.pmap").status_code, 200)
