@@ -83,7 +83,7 @@ def parse_header_text(text: str) -> dict[str, str]:
     if text.startswith("{"):
         try:
             items = json.loads(text).items()
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             raise HeaderError("The header looks like JSON but does not parse as a JSON object.") from None
     else:
         items = []

@@ -104,6 +104,8 @@ def _parse(body: bytes) -> dict:
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("The request body is not valid JSON (UTF-8); send a JSON-RPC 1.0 object "
                          'such as {"method": "get_server_info", "params": [], "id": 1}.') from None
+    except RecursionError:
+        raise BadRequest("The request body nests JSON arrays or objects too deeply to read.") from None
     if not isinstance(call, dict):
         raise BadRequest("The request body must be a JSON object with 'method', 'params' and 'id'.")
     return call

@@ -91,6 +91,9 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, str, dict]]:
             except json.JSONDecodeError as exc:
                 yield number, "", {"__error__": f"is not JSON ({exc.msg})"}
                 continue
+            except (ValueError, RecursionError):  # a number int() refuses; nesting beyond the parser
+                yield number, "", {"__error__": "is not JSON that can be read (a number too long or nesting too deep)"}
+                continue
             if isinstance(item, dict) and "header" in item and ("id" in item or "dataset_id" in item):
                 yield number, str(item.get("id", item.get("dataset_id"))), item["header"]
             elif isinstance(item, dict) and len(item) == 1:

@@ -59,6 +59,7 @@ class BestrefsPageTests(PageTestCase):
             ({"header": "1KEY = WFC"}, "Invalid header keyword"),
             ({"header": "DETECTOR = WFC; rm -rf"}, "Invalid value for DETECTOR"),
             ({"header": "{not json"}, "does not parse as a JSON object"),
+            ({"header": '{"A": ' + "[" * 60_000 + "]" * 60_000 + "}"}, "does not parse as a JSON object"),
             ({"header": "DETECTOR = WFC"}, "does not name a known instrument"),
             ({"header": ""}, "Paste header keywords or upload a FITS dataset."),
             ({"header": "INSTRUME = ACS", "context": "hst_9999.pmap"}, "Select a valid choice"),

@@ -18,7 +18,7 @@ FORM_PAGES = ("/certify/", "/set_default_context/", "/mark_bad/", "/batch_submit
               "/submission_form/redcat_submit/", "/bestrefs_explore/", "/difference/", "/recent_activity_input/",
               "/browse_db/")
 HOSTILE = ("9" * 5000, "hst_0729.pmap\n", "\u00b2", "\u0661", "\x00", "../../../etc/passwd", "<script>x</script>",
-           "a" * 100_000)
+           "a" * 100_000, '{"A": ' + "[" * 60_000 + "]" * 60_000 + "}")
 
 
 class FormFields(HTMLParser):

@@ -43,7 +43,10 @@ def test_unknown_method(rpc):
 def test_unparseable_bodies_are_json_rpc_errors(rpc):
     """Status 200 and an envelope, whatever arrives; the server still answers afterwards."""
     for body in (b"{not json", b"\xff\xfe\x00", b"", b"[1, 2]", b'"text"', b'{"params": []}',
-                 b'{"method": 5}', b'{"method": "get_server_info", "params": "x"}'):
+                 b'{"method": 5}', b'{"method": "get_server_info", "params": "x"}',
+                 b'{"method": "get_server_info", "params": [], "id": ' + b"9" * 5000 + b"}",
+                 b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser's recursion limit
+                 b'{"method": "get_server_info", "params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"):
         envelope = rpc.raw(body)
         assert envelope["error"]["message"].startswith("InvalidRequestError: "), body
         assert envelope["result"] is None

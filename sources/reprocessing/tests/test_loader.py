@@ -55,7 +55,9 @@ def test_bad_rows_are_reported_and_nothing_is_loaded(tmp_path):
             ("inodate1q", dict(GOOD, **{"DATE-OBS": "June 1st"}))]
     path = write_csv(tmp_path / "mixed.csv", rows)
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"id": "ifine1q", "header": {"INSTRUME": "WFC3"\n')
+    broken.write_text('{"id": "ifine1q", "header": {"INSTRUME": "WFC3"\n'
+                      '{"id": "ilong1q", "header": {"EXPTIME": ' + "9" * 5000 + '}}\n'
+                      + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(LoadError) as info:
         load_files([path, broken])
     text = str(info.value)
@@ -64,6 +66,8 @@ def test_bad_rows_are_reported_and_nothing_is_loaded(tmp_path):
     assert "mixed.csv line 4" in text and "'HUBBLECAM' is not a hst instrument" in text
     assert "mixed.csv line 5" in text and "DATE-OBS 'June 1st'" in text
     assert "broken.jsonl line 1: is not JSON" in text
+    assert "broken.jsonl line 2: is not JSON that can be read" in text
+    assert "broken.jsonl line 3: is not JSON that can be read" in text
     assert "Traceback" not in text and str(tmp_path) not in text
     assert Dataset.objects.count() == 0
 
