@@ -47,20 +47,21 @@ class FormFields(HTMLParser):
             self._select = None
 
 
-class HostileFormTests(SubmissionTestCase):
-    def login(self) -> Client:
-        """Alice as a superuser holding the ACS lock: every form is open to her."""
-        self.alice.is_superuser = True
-        self.alice.save()
-        client = Client()
-        token = client.get("/login/").cookies["csrftoken"].value
-        response = client.post("/login/", {"username": "alice", "password": "pw", "instrument": "acs",
-                                           "next": "/", "csrfmiddlewaretoken": token})
-        self.assertEqual(response.status_code, 302)
-        return client
+def superuser_with_lock(test: SubmissionTestCase) -> Client:
+    """The test's Alice as a superuser holding the ACS lock: every form and page is open to her."""
+    test.alice.is_superuser = True
+    test.alice.save()
+    client = Client()
+    token = client.get("/login/").cookies["csrftoken"].value
+    response = client.post("/login/", {"username": "alice", "password": "pw", "instrument": "acs",
+                                       "next": "/", "csrfmiddlewaretoken": token})
+    test.assertEqual(response.status_code, 302)
+    return client
 
+
+class HostileFormTests(SubmissionTestCase):
     def test_every_field_of_every_form(self):
-        client = self.login()
+        client = superuser_with_lock(self)
         tried = 0
         for page in FORM_PAGES:
             response = client.get(page)
