@@ -57,7 +57,8 @@ def test_apache_worker_counts_come_from_the_site_config(server_root):
 
 
 @pytest.mark.parametrize("key, value", [("CRDS_APACHE_PROCESSES", "two"), ("CRDS_APACHE_THREADS", "0"),
-                                        ("CRDS_APACHE_THREADS", ""), ("CRDS_APACHE_THREADS", "\u00b2")])
+                                        ("CRDS_APACHE_THREADS", ""), ("CRDS_APACHE_THREADS", "\u00b2"),
+                                        ("CRDS_APACHE_THREADS", "9" * 5000)])
 def test_bad_apache_worker_counts_are_refused(server_root, key, value):
     with pytest.raises(installer.InstallError, match=f"{key}='{value}' in configs/: give a whole number"):
         installer.render_server_files(_site(server_root, **{key: value}))

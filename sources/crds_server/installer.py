@@ -154,7 +154,7 @@ def wsgi_module_config() -> str:
 
 def _count(site: dict[str, str], key: str) -> int:
     value = site.get(key, "")
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+    if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < 1:
         raise InstallError(f"{key}={value!r} in configs/: give a whole number of at least 1")
     return int(value)
 
