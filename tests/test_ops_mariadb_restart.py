@@ -101,6 +101,7 @@ def test_backup_fails_cleanly_when_mariadb_restarts_mid_dump(mariadb, server):
     before = tree(server.backups)
     listing = sorted(p.name for p in server.backups.iterdir())
     dated = [name for name in listing if name[0].isdigit()]
+    time.sleep(1.1)  # backups are named by the second: the next one must not start in this one
 
     lock = mariadb.connect(server.db_name)
     lock.cursor().execute(f"LOCK TABLES {LOCKED_TABLE} WRITE")
