@@ -11,6 +11,12 @@ ERROR_RE = re.compile(r'<div id="error_message"[^>]*>(.*?)</div>', re.S)
 SERVER_PATH_RE = re.compile(r"(/tmp/|/work/|/var/|/home/|site-packages)")
 
 
+def server_failure(response) -> bool:
+    """A 5xx, a traceback or a server path: what no answer to bad input may show."""
+    body = response.content.decode(errors="replace")
+    return response.status_code >= 500 or "Traceback" in body or bool(SERVER_PATH_RE.search(body))
+
+
 class PageTestCase(CatalogTestCase):
     """Cached page data is keyed by catalog generation, which a rolled-back test never advances."""
 

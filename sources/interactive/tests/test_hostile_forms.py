@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 from django.test import Client
 
-from interactive.tests.page_support import SERVER_PATH_RE
+from interactive.tests.page_support import server_failure
 from interactive.tests.test_submission import SubmissionTestCase
 
 FORM_PAGES = ("/certify/", "/set_default_context/", "/mark_bad/", "/batch_submit_references/", "/submit/mapping/",
@@ -51,12 +51,7 @@ def superuser_with_lock(test: SubmissionTestCase) -> Client:
     """The test's Alice as a superuser holding the ACS lock: every form and page is open to her."""
     test.alice.is_superuser = True
     test.alice.save()
-    client = Client()
-    token = client.get("/login/").cookies["csrftoken"].value
-    response = client.post("/login/", {"username": "alice", "password": "pw", "instrument": "acs",
-                                       "next": "/", "csrfmiddlewaretoken": token})
-    test.assertEqual(response.status_code, 302)
-    return client
+    return test.login()
 
 
 class HostileFormTests(SubmissionTestCase):
@@ -78,7 +73,5 @@ class HostileFormTests(SubmissionTestCase):
                         response = client.post(url, data) if method == "post" else client.get(url, data)
                         tried += 1
                         with self.subTest(page=page, field=field, value=value[:12]):
-                            self.assertLess(response.status_code, 500)
-                            self.assertNotIn("Traceback", response.content.decode(errors="replace"))
-                            self.assertIsNone(SERVER_PATH_RE.search(response.content.decode(errors="replace")))
+                            self.assertFalse(server_failure(response), response.status_code)
         self.assertGreater(tried, 100)

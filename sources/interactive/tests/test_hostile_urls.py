@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from django.test import Client
 
-from interactive.tests.page_support import SERVER_PATH_RE, PageTestCase
+from interactive.tests.page_support import PageTestCase, server_failure
 from interactive.tests.test_hostile_forms import superuser_with_lock
 from interactive.tests.test_submission import SubmissionTestCase
 
@@ -35,8 +35,7 @@ def refusals_that_failed(client: Client, methods: tuple[str, ...]) -> list[tuple
             url = pattern.format(quote(value, safe="%"))
             for method in methods:
                 response = getattr(client, method)(url)
-                body = response.content.decode(errors="replace")
-                if response.status_code >= 500 or "Traceback" in body or SERVER_PATH_RE.search(body):
+                if server_failure(response):
                     failures.append((method, url[:80], response.status_code))
     return failures
 

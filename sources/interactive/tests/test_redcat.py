@@ -52,14 +52,6 @@ def answers(**fields) -> dict:
 
 
 class RedcatTests(SubmissionTestCase):
-    def login(self, username="alice", instrument="acs") -> Client:
-        client = Client()
-        token = client.get("/login/").cookies["csrftoken"].value
-        response = client.post("/login/", {"username": username, "password": "pw", "instrument": instrument,
-                                           "next": "/", "csrfmiddlewaretoken": token})
-        self.assertEqual(response.status_code, 302, error_div(response))
-        return client
-
     def assert_refused_and_kept(self, response, *expected: str):
         """An error in div#error_message; no record, no catalog row or cache file, the upload kept."""
         self.assertEqual(response.status_code, 200)

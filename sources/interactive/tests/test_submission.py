@@ -17,7 +17,7 @@ from crds.core import utils as crds_utils
 from crds_server.testing import CatalogTestCase, test_data
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.test import override_settings
+from django.test import Client, override_settings
 from jpoll import service as jpoll
 from jpoll.models import Message
 
@@ -55,6 +55,15 @@ class SubmissionTestCase(SmtpSinkMixin, CatalogTestCase):
         self.ingest.mkdir(parents=True)
         self.cache_before = self.cache_listing()
         self.addCleanup(self.remove_new_cache_files)
+
+    def login(self, username: str = "alice", instrument: str = "acs", **client_options) -> Client:
+        """A client logged in through the login page, holding `instrument`'s lock ("none": no lock)."""
+        client = Client(**client_options)
+        token = client.get("/login/").cookies["csrftoken"].value
+        response = client.post("/login/", {"username": username, "password": "pw", "instrument": instrument,
+                                           "next": "/", "csrfmiddlewaretoken": token})
+        self.assertEqual(response.status_code, 302, response.content.decode(errors="replace")[:500])
+        return client
 
     def cache_listing(self) -> set[str]:
         return {p.name for d in (storage.mappings_dir(), storage.references_dir()) for p in d.iterdir() if p.is_file()}

@@ -20,14 +20,6 @@ def error_div(response) -> str:
 
 
 class SubmissionPageTests(SubmissionTestCase):
-    def login(self, username="alice", instrument="acs", **client_options) -> Client:
-        client = Client(**client_options)
-        token = client.get("/login/").cookies["csrftoken"].value
-        response = client.post("/login/", {"username": username, "password": "pw", "instrument": instrument,
-                                           "next": "/", "csrfmiddlewaretoken": token})
-        self.assertEqual(response.status_code, 302, error_div(response))
-        return client
-
     def form(self, **fields) -> dict:
         return {"pmap_mode": "pmap_edit", "pmap_name": "hst_0729.pmap", "instrument": "acs",
                 "change_level": "SEVERE", "description": "Submitted from the page", "auto_rename": "True",
