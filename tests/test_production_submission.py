@@ -73,11 +73,6 @@ def login(production, instrument: str) -> requests.Session:
     return session
 
 
-def error_text(page: str) -> str:
-    match = re.search(r'<div id="error_message"[^>]*>(.*?)</div>', page, re.S)
-    return re.sub(r"<[^>]+>", "", match.group(1)).strip() if match else ""
-
-
 def follow(production, key: str, seen: list[dict], stop: threading.Event) -> None:
     """Collect the messages of jpoll channel `key` as the crds client does, until `done`."""
     while not stop.is_set():
@@ -121,7 +116,7 @@ def test_upload_submit_confirm_archive_set_context_sync_and_bestrefs(production,
         poller.join(timeout=60)
     finally:
         stop.set()
-    assert submitted.status_code == 302, error_text(submitted.text) or submitted.text[-2000:]
+    assert submitted.status_code == 302, testing.error_message(submitted.text) or submitted.text[-2000:]
     location = submitted.headers["Location"]
     assert re.match(r"^/hst/display_result/[0-9a-f-]{36}$", location), location
     # Progress and `done` arrived while the POST was still running (it waits for pollers before answering).
@@ -133,7 +128,7 @@ def test_upload_submit_confirm_archive_set_context_sync_and_bestrefs(production,
     assert done[0]["pulled"] < answered
 
     ready = session.get(f"http://127.0.0.1:{production.port}{location}", timeout=60)
-    assert ready.status_code == 200 and error_text(ready.text) == ""
+    assert ready.status_code == 200 and testing.error_message(ready.text) == ""
     assert '<h2 id="submission-status">READY: batch submit</h2>' in ready.text
     official = re.search(rf'<td id="{re.escape(BIAS)}">([0-9a-z]{{8}}j_bia\.fits)</td>', ready.text).group(1)
     assert "Logical Diff ('hst_acs_biasfile_0345.rmap', 'hst_acs_biasfile_0346.rmap')" in ready.text
@@ -143,7 +138,7 @@ def test_upload_submit_confirm_archive_set_context_sync_and_bestrefs(production,
     confirmed = session.post(f"{production.url}/submit_confirm/", timeout=600, data={
         "results_id": location.rsplit("/", 1)[1], "button": "confirm", "csrfmiddlewaretoken": token})
     assert confirmed.status_code == 200, confirmed.text[-2000:]
-    assert error_text(confirmed.text) == ""
+    assert testing.error_message(confirmed.text) == ""
     assert f'<a href="/hst/browse/{official}">{official}</a>' in confirmed.text
     assert '<a href="/hst/browse/hst_0730.pmap">hst_0730.pmap</a>' in confirmed.text
     assert rpc(production.client, "get_default_context", "hst", "edit") == "hst_0730.pmap"
@@ -180,7 +175,7 @@ def test_upload_submit_confirm_archive_set_context_sync_and_bestrefs(production,
     chosen = operator.post(f"{production.url}/set_default_context/", timeout=300, data={
         "context_type": "latest", "pmap_mode": "pmap_text", "pmap_text": "hst_0730.pmap",
         "description": "Production end to end", "csrfmiddlewaretoken": operator.cookies["csrftoken"]})
-    assert chosen.status_code == 200 and error_text(chosen.text) == "", error_text(chosen.text)
+    assert chosen.status_code == 200 and testing.error_message(chosen.text) == "", testing.error_message(chosen.text)
     info = rpc(production.client, "get_server_info")  # through memcached: no stale answer
     assert info["operational_context"] == "hst_0730.pmap"
 

@@ -9,12 +9,15 @@ the database afterwards and must call `import_test_cache()` themselves.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from pathlib import Path
 
 from django.test import TestCase
 
 CHECKOUT = Path(__file__).resolve().parents[2]
+ERROR_RE = re.compile(r'<div id="error_message"[^>]*>(.*?)</div>', re.S)
 
 
 def shared_data() -> Path:
@@ -46,6 +49,15 @@ def import_test_cache(force: bool = False):
     from interactive import importer
 
     return importer.import_cache(test_cache(), force=force, user="test", link=False)
+
+
+def error_message(page) -> str:
+    """The text of a page's error box as a person reads it ('' when it is empty or absent).
+
+    `page` is a Django test response, a requests response or the page's HTML.
+    """
+    match = ERROR_RE.search(page if isinstance(page, str) else page.text)
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip() if match else ""
 
 
 class CatalogTestCase(TestCase):

@@ -7,7 +7,6 @@ import re
 from crds_server.testing import CatalogTestCase
 from django.core.cache import cache
 
-ERROR_RE = re.compile(r'<div id="error_message"[^>]*>(.*?)</div>', re.S)
 SERVER_PATH_RE = re.compile(r"(/tmp/|/work/|/var/|/home/|site-packages)")
 
 
@@ -23,10 +22,6 @@ class PageTestCase(CatalogTestCase):
     def setUp(self):
         super().setUp()
         cache.clear()
-
-    def error_text(self, response) -> str:
-        match = ERROR_RE.search(response.content.decode())
-        return match.group(1).strip() if match else ""
 
     def assertNoServerPaths(self, response):
         text = response.content.decode()

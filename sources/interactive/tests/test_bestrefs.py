@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crds.core import heavy_client
-from crds_server.testing import test_data
+from crds_server.testing import error_message, test_data
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from interactive import bestrefs
@@ -107,7 +107,7 @@ class ExplorePageTests(PageTestCase):
         base = {"context": self.OPERATIONAL, "instrument": "acs", "date": "2015-01-01", "time": "00:00:00"}
         for data, message in (
             ({"parkey_DETECTOR": "XYZ"}, "is not a value the rules use for DETECTOR"),
-            ({"parkey_FOO": "1"}, "&#x27;FOO&#x27; is not a matching parameter of acs"),
+            ({"parkey_FOO": "1"}, "'FOO' is not a matching parameter of acs"),
             ({"date": "2015-02-30"}, "Invalid date and time"),
             ({"instrument": "hubble"}, "Unknown instrument"),
             ({"context": "hst_9999.pmap"}, "not known to CRDS"),
@@ -115,7 +115,7 @@ class ExplorePageTests(PageTestCase):
             with self.subTest(data=data):
                 response = self.client.post("/bestrefs_explore_compute/", {**base, **data})
                 self.assertIn(response.status_code, (400, 404))
-                self.assertIn(message, self.error_text(response))
+                self.assertIn(message, error_message(response))
         self.assertEqual(self.client.get("/bestrefs_explore_compute/").status_code, 400)
         response = self.client.get("/bestrefs_explore/", {"context": self.OPERATIONAL, "instrument": "hubble"})
         self.assertEqual(response.status_code, 400)

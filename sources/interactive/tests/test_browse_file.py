@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import crds
+from crds_server.testing import error_message
 
 from interactive import catalog
 from interactive.tests.page_support import PageTestCase
@@ -64,14 +65,14 @@ class BrowseFilePageTests(PageTestCase):
 
     def test_unknown_and_badly_named_files_are_404_with_a_message(self):
         for url, message in (
-            ("/browse/hst_9999.pmap", "File &#x27;hst_9999.pmap&#x27; is not known to CRDS."),
+            ("/browse/hst_9999.pmap", "File 'hst_9999.pmap' is not known to CRDS."),
             ("/browse/..%2F..%2Fetc%2Fpasswd", "Invalid file name"),
             ("/browse/a%20b.fits", "Invalid file name"),
         ):
             with self.subTest(url=url):
                 response = self.client.get(url)
                 self.assertEqual(response.status_code, 404)
-                self.assertIn(message, self.error_text(response))
+                self.assertIn(message, error_message(response))
                 self.assertNoServerPaths(response)
 
     def test_uploaded_records_are_not_shown(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import crds
+from crds_server.testing import error_message
 
 from interactive.models import ContextHistory
 from interactive.tests.page_support import PageTestCase
@@ -38,7 +39,7 @@ class AllContextsPageTests(PageTestCase):
             with self.subTest(number=number[:8]):
                 response = self.client.get("/display_all_contexts/", {"page": number})
                 self.assertEqual(response.status_code, 400)
-                self.assertIn("Invalid page number", self.error_text(response))
+                self.assertIn("Invalid page number", error_message(response))
 
 
 class ContextTablePageTests(PageTestCase):
@@ -69,4 +70,4 @@ class ContextTablePageTests(PageTestCase):
             with self.subTest(url=url):
                 response = self.client.get(url)
                 self.assertEqual(response.status_code, status)
-                self.assertIn(message, self.error_text(response))
+                self.assertIn(message, error_message(response))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import html
-
 import crds
+from crds_server.testing import error_message
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -15,10 +14,6 @@ from interactive.tests import test_submission_views as page_tests
 from interactive.tests.test_submission import SubmissionTestCase
 
 OLDER_BIAS_RMAP = "hst_acs_biasfile_0344.rmap"  # cataloged, replaced by 0345 in hst_0729.pmap
-
-
-def error_div(response) -> str:
-    return html.unescape(page_tests.error_div(response))
 
 
 class CreateContextsTests(SubmissionTestCase):
@@ -103,7 +98,7 @@ class CreateContextsPageTests(SubmissionTestCase):
         self.assertIn("/login/", Client().get("/create_contexts/")["Location"])
         response = self.login().get("/create_contexts/")  # file_submission and a lock are not enough
         self.assertEqual(response.status_code, 403)
-        self.assertIn("Only superusers", error_div(response))
+        self.assertIn("Only superusers", error_message(response))
 
     def test_form_creates_contexts_and_shows_errors(self):
         User.objects.create_superuser("root", password="pw", email="root@example.org")
@@ -114,13 +109,13 @@ class CreateContextsPageTests(SubmissionTestCase):
         form = {"pmap": "hst_0729.pmap", "rmaps": OLDER_BIAS_RMAP, "description": "Back to 0344"}
         self.assertEqual(client.post("/create_contexts/", form).status_code, 403)  # CSRF
         response = client.post("/create_contexts/", {**form, "rmaps": "x/y.rmap", "csrfmiddlewaretoken": token})
-        self.assertEqual(error_div(response), "Invalid file name 'x/y.rmap'.")
+        self.assertEqual(error_message(response), "Invalid file name 'x/y.rmap'.")
         self.assertEqual(contexts.get_pointer("edit"), self.OPERATIONAL)
         response = client.post("/create_contexts/", {**form, "rmaps": "xyz_darkfile_n/a", "csrfmiddlewaretoken": token})
-        self.assertIn("Unknown instrument 'xyz' in 'xyz_darkfile_n/a'", error_div(response))
+        self.assertIn("Unknown instrument 'xyz' in 'xyz_darkfile_n/a'", error_message(response))
         response = client.post("/create_contexts/", {**form, "rmaps": f"{OLDER_BIAS_RMAP}, ACS_DARKFILE_N/A",
                                                      "csrfmiddlewaretoken": token})
-        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(response.status_code, 302, error_message(response))
         self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
         page = client.get(response["Location"])
         self.assertContains(page, "hst_0730.pmap")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import html
-
 import crds
+from crds_server.testing import error_message
 from django.contrib.auth.models import User
 from jpoll.models import Message
 
@@ -13,14 +12,9 @@ from interactive.models import FileRecord, StoredResult
 from interactive.submission import BatchRequest, SubmissionError
 from interactive.tests import test_submission_views as page_tests
 from interactive.tests.test_submission import SubmissionTestCase
-from interactive.tests.test_submission_views import error_div as raw_error_div
 
 DELETED = "2581508tj_bia.fits"   # in hst_acs_biasfile_0345.rmap of hst_0729.pmap
 ADDED = "v8q14451j_idc.fits"     # a cataloged ACS idctab that hst_0729.pmap does not name
-
-
-def error_div(response) -> str:
-    return html.unescape(raw_error_div(response))
 
 
 class DeleteAddTests(SubmissionTestCase):
@@ -112,8 +106,8 @@ class DeleteAddPageTests(SubmissionTestCase):
             self.assertIn("/login/", self.client.get(url)["Location"])
             response = self.login("mallory", "acs").get(url)  # §16.3: the lock alone is not enough
             self.assertEqual(response.status_code, 403)
-            self.assertIn("group 'file_submission'", error_div(response))
-            self.assertIn("instrument lock", error_div(self.login("alice", "none").get(url)))
+            self.assertIn("group 'file_submission'", error_message(response))
+            self.assertIn("instrument lock", error_message(self.login("alice", "none").get(url)))
 
     def test_delete_form_to_ready_page_and_errors_in_the_error_div(self):
         client = self.login(enforce_csrf_checks=True)
@@ -121,12 +115,12 @@ class DeleteAddPageTests(SubmissionTestCase):
         form = {"pmap_mode": "pmap_edit", "description": "Retire a bias", "csrfmiddlewaretoken": token}
         self.assertEqual(client.post("/delete/reference/", {**form, "csrfmiddlewaretoken": ""}).status_code, 403)
         response = client.post("/delete/reference/", {**form, "deleted_files": "a/b.fits"})
-        self.assertEqual(error_div(response), "Invalid file name 'a/b.fits'.")
+        self.assertEqual(error_message(response), "Invalid file name 'a/b.fits'.")
         channel = client.get("/jpoll/open_channel/").json()
         response = client.post("/delete/reference/", {**form, "deleted_files": DELETED})
-        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(response.status_code, 302, error_message(response))
         done = Message.objects.filter(channel__key=channel, type="done").get()
         self.assertTrue(done.data["result"].endswith(response["Location"]))
         self.assertContains(client.get(response["Location"]), "READY: delete references")
         response = client.post("/add_existing/reference/", {**form, "added_files": DELETED})
-        self.assertIn("already in context", error_div(response))
+        self.assertIn("already in context", error_message(response))

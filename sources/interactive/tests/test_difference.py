@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 from crds import diff as crds_diff
+from crds_server.testing import error_message
 
 from interactive import differences
 from interactive.tests.page_support import PageTestCase
@@ -54,11 +55,11 @@ class DifferencePageTests(PageTestCase):
     def test_references_not_held_cannot_be_differenced(self):
         response = self.client.get("/difference/25716162j_bia.fits/2571616ej_bia.fits/")
         self.assertEqual(response.status_code, 400)
-        self.assertIn("not here: 25716162j_bia.fits, 2571616ej_bia.fits", self.error_text(response))
+        self.assertIn("not here: 25716162j_bia.fits, 2571616ej_bia.fits", error_message(response))
 
     def test_bad_inputs(self):
         for url, status, message in (
-            (f"/difference/{OLD}/hst_9999.pmap/", 404, "File &#x27;hst_9999.pmap&#x27; is not known to CRDS."),
+            (f"/difference/{OLD}/hst_9999.pmap/", 404, "File 'hst_9999.pmap' is not known to CRDS."),
             (f"/difference/{OLD}/hst_acs_0421.imap/", 400, "not the same kind of file"),
             (f"/difference/{OLD}/v8q14451j_idc.fits/", 400, "Cannot difference a mapping with a reference"),
             ("/difference/a%20b.pmap/hst_0001.pmap/", 404, "Invalid file name"),
@@ -66,7 +67,7 @@ class DifferencePageTests(PageTestCase):
             with self.subTest(url=url):
                 response = self.client.get(url)
                 self.assertEqual(response.status_code, status)
-                self.assertIn(message, self.error_text(response))
+                self.assertIn(message, error_message(response))
         response = self.client.post("/difference/", {"file1": "../x", "file2": ""})
         self.assertEqual(response.status_code, 400)
         self.assertContains(response, "Use a CRDS file name", status_code=400)
@@ -107,8 +108,8 @@ class IngestedDifferenceTests(PageTestCase):
         self.client.force_login(self.user)
         response = self.client.post("/difference/", {"file1": "hst_acs_biasfile_0345.rmap", "upload2": "broken.rmap"})
         self.assertEqual(response.status_code, 400)
-        self.assertTrue(self.error_text(response))
-        self.assertNotEqual(self.error_text(response), "internal server error")
+        self.assertTrue(error_message(response))
+        self.assertNotEqual(error_message(response), "internal server error")
         self.assertNoServerPaths(response)
 
     def test_other_users_files_and_anonymous_users_are_refused(self):

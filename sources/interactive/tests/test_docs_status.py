@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import crds
 import django
+from crds_server.testing import error_message
 
 from interactive.tests.page_support import PageTestCase
 
@@ -19,7 +20,7 @@ class DocsPageTests(PageTestCase):
             with self.subTest(name=name):
                 response = self.client.get(f"/docs/{name}/")
                 self.assertEqual(response.status_code, 404)
-                self.assertIn("There is no documentation page", self.error_text(response))
+                self.assertIn("There is no documentation page", error_message(response))
 
 
 class ServerStatusPageTests(PageTestCase):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from unittest import mock
 
 from crds.core.exceptions import CrdsError
+from crds_server.testing import error_message
 from django.conf import settings
 
 from interactive import cache, filedetails, web
@@ -18,7 +19,7 @@ class PageErrorTests(PageTestCase):
             with self.assertLogs("interactive.web", "ERROR"):
                 response = self.client.get("/browse/hst_0729.pmap")
         self.assertEqual(response.status_code, 500)
-        self.assertEqual(self.error_text(response), "internal server error")
+        self.assertEqual(error_message(response), "internal server error")
 
     def test_crds_errors_are_shown_verbatim_without_paths(self):
         path = settings.CRDS_FILE_CACHE / "mappings" / "hst" / "hst_0729.pmap"
@@ -26,7 +27,7 @@ class PageErrorTests(PageTestCase):
         with mock.patch.object(filedetails, "_build", side_effect=error):
             response = self.client.get("/browse/hst_0729.pmap")
         self.assertEqual(response.status_code, 400)
-        self.assertEqual(self.error_text(response), "Can&#x27;t load hst_0729.pmap: checksum mismatch")
+        self.assertEqual(error_message(response), "Can't load hst_0729.pmap: checksum mismatch")
 
     def test_strip_paths(self):
         root = settings.CRDS_FILE_CACHE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from crds_server.testing import error_message
 from django.contrib.auth.models import User
 
 from interactive.models import AuditAction
@@ -70,4 +71,4 @@ class RecentActivityPageTests(PageTestCase):
             with self.subTest(params=params):
                 response = self.client.get("/recent_activity_query/", params)
                 self.assertEqual(response.status_code, 400)
-                self.assertIn("correct the fields", self.error_text(response))
+                self.assertIn("correct the fields", error_message(response))

@@ -7,7 +7,6 @@ process of its own.
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ import urllib.request
 import pytest
 import yaml
 from crds_server import testing
+from crds_server.testing import error_message
 from django.contrib.auth.models import User
 from django.test import Client
 from jpoll.models import Message
@@ -26,7 +26,6 @@ from interactive import instruments, redcat
 from interactive.models import RedcatSubmission, StoredResult
 from interactive.tests.smtp_sink import STATUS
 from interactive.tests.test_submission import BIAS, SubmissionTestCase
-from interactive.tests.test_submission_views import error_div
 
 PROTOCOL_KEYS = ("deliverer", "other_email", "instrument", "file_type", "history_updated", "keywords_checked",
                  "descrip_updated", "useafter_matches", "compliance_verified", "ingest_files", "calpipe_version",
@@ -55,7 +54,7 @@ class RedcatTests(SubmissionTestCase):
     def assert_refused_and_kept(self, response, *expected: str):
         """An error in div#error_message; no record, no catalog row or cache file, the upload kept."""
         self.assertEqual(response.status_code, 200)
-        message = html.unescape(error_div(response))
+        message = error_message(response)
         for text in expected:
             self.assertIn(text, message)
         self.assertFalse(RedcatSubmission.objects.exists())
@@ -111,11 +110,11 @@ class RedcatTests(SubmissionTestCase):
         self.upload(BIAS)
         response = outsider.post("/submission_form/redcat_submit/", answers(instrument="cos"))
         self.assertEqual(response.status_code, 403)
-        self.assertIn("file_submission", error_div(response))
+        self.assertIn("file_submission", error_message(response))
         unlocked = self.login("alice", "none")
         response = unlocked.post("/submission_form/redcat_submit/", answers())
         self.assertEqual(response.status_code, 403)
-        self.assertIn("instrument lock", error_div(response))
+        self.assertIn("instrument lock", error_message(response))
         self.assertFalse(RedcatSubmission.objects.exists())
         self.assert_nothing_added()
         # History is for logged-in users only, in or out of the group.
@@ -127,7 +126,7 @@ class RedcatTests(SubmissionTestCase):
         page = client.get("/submission_form/redcat_submit/")
         self.assertEqual(page.status_code, 200)
         self.assertIn("csrftoken", page.cookies)  # the client reads the token from this very response
-        self.assertEqual(error_div(page), "")
+        self.assertEqual(error_message(page), "")
         for field in redcat.description():
             self.assertContains(page, f'name="{field["key"]}"')
         self.assertContains(page, '<option value="acs" selected>acs</option>', html=True)
@@ -176,7 +175,7 @@ class RedcatTests(SubmissionTestCase):
     def test_failed_submission_leaves_no_record(self):
         client = self.login()
         response = client.post("/submission_form/redcat_submit/", answers())
-        self.assertEqual(error_div(response), "No input files were specified.")
+        self.assertEqual(error_message(response), "No input files were specified.")
         self.assertFalse(RedcatSubmission.objects.exists())
         self.upload(BIAS)
         response = client.post("/submission_form/redcat_submit/", answers(pmap_mode="pmap_text",
@@ -190,7 +189,7 @@ class RedcatTests(SubmissionTestCase):
         response = client.post("/submission_form/redcat_submit/", answers(
             instrument="ACS", useafter_matches="yes", history_updated="True", ingest_files="F",
             other_email="ops@example.org, team@example.org"))
-        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(response.status_code, 302, error_message(response))
         location = response["Location"]
         self.assertRegex(location, r"^/display_result/[0-9a-f-]{36}$")
         done = Message.objects.filter(channel__key=channel, type="done").get()

@@ -14,6 +14,7 @@ import threading
 import pytest
 import requests
 from crds_server import testing
+from crds_server.testing import error_message
 from jsonapi import live_server
 
 SETUP_USERS = """
@@ -22,7 +23,6 @@ group = Group.objects.get_or_create(name="file_submission")[0]
 for name in ("alice", "bob"):
     User.objects.create_user(name, f"{name}@example.org", "secret").groups.add(group)
 """
-ERROR_RE = re.compile(r'<div id="error_message"[^>]*>(.*?)</div>', re.S)
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +33,6 @@ def server():
         yield started
     finally:
         live_server.stop(started)
-
-
-def error_text(response) -> str:
-    match = ERROR_RE.search(response.text)
-    return re.sub(r"<[^>]+>", "", match.group(1)).strip() if match else ""
 
 
 class Submitter:
@@ -54,7 +49,7 @@ class Submitter:
         response = self.session.post(self.server.url + "/login/", data={
             "username": self.user, "password": "secret", "instrument": self.instrument, "next": "/",
             "csrfmiddlewaretoken": self.token("/login/")}, timeout=60)
-        assert response.ok and not error_text(response), error_text(response)
+        assert response.ok and not error_message(response), error_message(response)
 
     def submit(self, filename: str) -> str:
         ingest = self.server.root / "server_files" / "ingest" / self.user
@@ -64,7 +59,7 @@ class Submitter:
             "pmap_mode": "pmap_edit", "description": f"{filename} by {self.user}", "change_level": "SEVERE",
             "auto_rename": "True", "compare_old_reference": "False",
             "csrfmiddlewaretoken": self.token("/batch_submit_references/")}, timeout=600)
-        assert response.ok and not error_text(response), error_text(response)
+        assert response.ok and not error_message(response), error_message(response)
         assert re.search(r"/display_result/[0-9a-f-]{36}$", response.url), response.url
         return response.url.rsplit("/", 1)[1]
 
@@ -101,7 +96,7 @@ def test_two_instruments_confirming_at_once_chain_and_a_double_click_confirms_on
     tokens = (alice.token(f"/display_result/{alice_result}"), bob.token(f"/display_result/{bob_result}"))
     replies = run_together(lambda: alice.confirm(alice_result, tokens[0]), lambda: bob.confirm(bob_result, tokens[1]))
     for reply in replies:
-        assert reply.status_code == 200 and not error_text(reply), error_text(reply)
+        assert reply.status_code == 200 and not error_message(reply), error_message(reply)
     pmaps = sorted(re.search(r"hst_07\d\d\.pmap(?=</a>)", r.text).group(0) for r in replies)
     assert pmaps == ["hst_0730.pmap", "hst_0731.pmap"]
     # The later pmap carries both deliveries: neither instrument's change was dropped.
@@ -112,7 +107,7 @@ def test_two_instruments_confirming_at_once_chain_and_a_double_click_confirms_on
     again = alice.submit("hst_acs_biasfile_0002.fits")
     token = alice.token(f"/display_result/{again}")
     first, second = run_together(lambda: alice.confirm(again, token), lambda: alice.confirm(again, token))
-    errors = sorted(error_text(r) for r in (first, second))
+    errors = sorted(error_message(r) for r in (first, second))
     assert errors[0] == "", errors
     assert errors[1] in ("This submission was already confirmed or cancelled.",
                          "You must log in with an instrument lock to use this page; your lock is missing or "

@@ -8,8 +8,7 @@ needs the lock on that instrument to cancel or force it.
 
 from __future__ import annotations
 
-import html
-
+from crds_server.testing import error_message
 from django.contrib.auth.models import Group, User
 
 from interactive import contexts, storage, submission
@@ -25,10 +24,6 @@ SUBMISSION_PAGES = ("/batch_submit_references/", "/submission_form/redcat_submit
                     "/submit/mapping/", "/delete/reference/", "/add_existing/reference/")
 
 
-def error_div(response) -> str:
-    return html.unescape(page_tests.error_div(response))
-
-
 class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
     user = "root"  # SubmissionTestCase's submitter, made a superuser below
     login = page_tests.SubmissionPageTests.login
@@ -42,7 +37,7 @@ class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
 
     def submitted(self, response) -> StoredResult:
         """The READY result a submission page redirected to."""
-        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(response.status_code, 302, error_message(response))
         result = StoredResult.objects.get(name=response["Location"].rsplit("/", 1)[1])
         params = result.parameters
         self.assertEqual((params["disposition"], params["should_still_be_locked"], params["requires_locking"],
@@ -67,7 +62,7 @@ class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
         official = result.parameters["new_file_map"][BIAS]
 
         confirmed = client.post("/submit_confirm/", {"results_id": result.name, "button": "confirm"})
-        self.assertEqual((confirmed.status_code, error_div(confirmed)), (200, ""))
+        self.assertEqual((confirmed.status_code, error_message(confirmed)), (200, ""))
         self.assertEqual(self.disposition(result), "confirmed")
         self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")
         self.assertEqual(self.record(official).state, "delivered")
@@ -78,7 +73,7 @@ class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
         self.assertEqual(client.get("/submission_form/redcat_submit/").status_code, 200)
         self.upload(BIAS)
         refused = client.post("/submission_form/redcat_submit/", answers(instrument="cos"))
-        self.assertEqual(error_div(refused), "Instrument Mismatch: the form names instrument 'cos'. "
+        self.assertEqual(error_message(refused), "Instrument Mismatch: the form names instrument 'cos'. "
                                              "Submitted files for 'acs'.")
         self.assertFalse(RedcatSubmission.objects.exists() or StoredResult.objects.exists())
         self.assert_nothing_added()
@@ -87,7 +82,7 @@ class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
         result = self.submitted(client.post("/submission_form/redcat_submit/", answers()))
         self.assertEqual(RedcatSubmission.objects.get().result_name, result.name)
         forced = client.post("/submit_confirm/", {"results_id": result.name, "button": "force"})
-        self.assertEqual((forced.status_code, error_div(forced)), (200, ""))
+        self.assertEqual((forced.status_code, error_message(forced)), (200, ""))
         self.assertEqual(self.disposition(result), "forced")
 
     def test_other_kinds_unlocked_and_who_may_cancel_them(self):
@@ -100,12 +95,13 @@ class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
         # Another submitter needs the lock on the files' instrument; without any lock the page refuses.
         bob = self.login("bob", "cos")
         refused = bob.post("/submit_confirm/", {"results_id": references.name, "button": "cancel"})
-        self.assertEqual(error_div(refused), "You must hold the lock on instrument 'acs' to cancel this submission.")
+        self.assertEqual(error_message(refused),
+                         "You must hold the lock on instrument 'acs' to cancel this submission.")
         bob.get("/logout/")  # releases the cos lock, which a login for "none" would keep
         self.assertEqual(self.decide(references, "force", "bob", "none").status_code, 403)
         self.assertEqual((self.disposition(references), self.record(official).state), ("", UPLOADED))
         canceled = self.decide(references, "cancel", "bob", "acs")
-        self.assertEqual(error_div(canceled), "")
+        self.assertEqual(error_message(canceled), "")
         self.assertEqual(self.disposition(references), "canceled")
         self.assert_nothing_added()
 
@@ -115,17 +111,17 @@ class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
         mappings = self.submitted(client.post("/submit/mapping/", self.form(generate_contexts="True")))
         self.assertEqual((mappings.parameters["instrument"], mappings.parameters["context_rmaps"]),
                          ("acs", [mappings.parameters["new_file_map"][EDITED]]))
-        self.assertEqual(error_div(self.decide(mappings, "cancel")), "")
+        self.assertEqual(error_message(self.decide(mappings, "cancel")), "")
         (self.ingest / EDITED).unlink()
 
         client = self.login("root", "none")
         deleted = self.submitted(client.post("/delete/reference/", self.form(deleted_files=DELETED)))
         self.assertEqual(deleted.parameters["deleted_files"], [DELETED])
-        self.assertEqual(error_div(self.decide(deleted, "cancel")), "")
+        self.assertEqual(error_message(self.decide(deleted, "cancel")), "")
         client = self.login("root", "none")
         added = self.submitted(client.post("/add_existing/reference/", self.form(added_files=ADDED)))
         self.assertEqual(added.parameters["added_files"], [ADDED])
-        self.assertEqual(error_div(self.decide(added, "cancel")), "")
+        self.assertEqual(error_message(self.decide(added, "cancel")), "")
         self.assertEqual([self.disposition(r) for r in (mappings, deleted, added)], ["canceled"] * 3)
         self.assert_nothing_added()
         self.assertEqual(contexts.get_pointer("edit"), "hst_0729.pmap")
@@ -144,13 +140,13 @@ class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
                  "/add_existing/reference/": self.form(added_files=ADDED)}
         for url in SUBMISSION_PAGES:
             for response in (client.get(url), client.post(url, posts.get(url, self.form()))):
-                self.assertEqual((response.status_code, error_div(response)), (403, NO_LOCK), url)
+                self.assertEqual((response.status_code, error_message(response)), (403, NO_LOCK), url)
         for url in ("/submit_confirm/", "/submit_confirm_pipeline/"):
             for button in ("confirm", "cancel", "force"):
                 response = client.post(url, {"results_id": pending.name, "button": button})
-                self.assertEqual((response.status_code, error_div(response)), (403, NO_LOCK), url)
+                self.assertEqual((response.status_code, error_message(response)), (403, NO_LOCK), url)
         response = self.login("bob", "acs").get("/create_contexts/")
-        self.assertEqual((response.status_code, error_div(response)), (403, "Only superusers can use this page."))
+        self.assertEqual((response.status_code, error_message(response)), (403, "Only superusers can use this page."))
 
         self.assertEqual(self.disposition(pending), "")
         self.assertEqual(sorted(FileRecord.objects.filter(state=UPLOADED).values_list("name", flat=True)),

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+from crds_server.testing import error_message
 from django.contrib.auth.models import User
 from django.test import Client
 from jpoll.models import Message
@@ -12,11 +11,6 @@ from locking.models import Lock
 from interactive import contexts
 from interactive.models import FileRecord, StoredResult
 from interactive.tests.test_submission import BIAS, SubmissionTestCase
-
-
-def error_div(response) -> str:
-    match = re.search(r'<div id="error_message"[^>]*>(.*?)</div>', response.content.decode(), re.S)
-    return re.sub(r"<[^>]+>", "", match.group(1)).strip() if match else ""
 
 
 class SubmissionPageTests(SubmissionTestCase):
@@ -33,7 +27,7 @@ class SubmissionPageTests(SubmissionTestCase):
         unlocked = self.login("alice", "none")
         response = unlocked.get("/batch_submit_references/")
         self.assertEqual(response.status_code, 403)
-        self.assertIn("instrument lock", error_div(response))
+        self.assertIn("instrument lock", error_message(response))
         for url in ("/submit_confirm/", "/submit_confirm_pipeline/"):
             self.assertIn("/login/", Client().post(url, {"results_id": "x", "button": "confirm"})["Location"])
             self.assertEqual(outsider.post(url, {"results_id": "x", "button": "confirm"}).status_code, 403)
@@ -45,10 +39,10 @@ class SubmissionPageTests(SubmissionTestCase):
         self.assertEqual(page.status_code, 200)
         self.assertIn("csrftoken", page.cookies)
         response = client.post("/batch_submit_references/", self.form())
-        self.assertEqual(error_div(response), "No input files were specified.")
+        self.assertEqual(error_message(response), "No input files were specified.")
         self.upload(BIAS)
         response = client.post("/batch_submit_references/", self.form(description="<b>"))
-        self.assertIn("A description is required", error_div(response))
+        self.assertIn("A description is required", error_message(response))
         self.assert_nothing_added()
 
     def test_crds_submit_sequence_with_pipeline_confirm(self):
@@ -57,7 +51,7 @@ class SubmissionPageTests(SubmissionTestCase):
         channel = client.get("/jpoll/open_channel/").json()  # as the client does, before uploading
         self.upload(BIAS)
         response = client.post("/batch_submit_references/", {**self.form(), "csrfmiddlewaretoken": token})
-        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(response.status_code, 302, error_message(response))
         location = response["Location"]
         self.assertRegex(location, r"^/display_result/[0-9a-f-]{36}$")
         result_id = location.rsplit("/", 1)[1]
@@ -72,12 +66,12 @@ class SubmissionPageTests(SubmissionTestCase):
         official = StoredResult.objects.get(name=result_id).parameters["new_file_map"][BIAS]
         self.assertContains(ready, f'<td id="{BIAS}">{official}</td>', html=True)
         self.assertContains(ready, "Logical Diff ('hst_acs_biasfile_0345.rmap', 'hst_acs_biasfile_0346.rmap')")
-        self.assertEqual(error_div(ready), "")
+        self.assertEqual(error_message(ready), "")
 
         confirmed = client.post("/submit_confirm_pipeline/", {"results_id": result_id, "button": "confirm",
                                                               "csrfmiddlewaretoken": token})
         self.assertEqual(confirmed.status_code, 200)
-        self.assertEqual(error_div(confirmed), "")
+        self.assertEqual(error_message(confirmed), "")
         self.assertContains(confirmed, f'<td id="{BIAS}"><a href="/browse/{official}">{official}</a></td>', html=True)
         self.assertContains(confirmed, '<span id="hst_0729.pmap"><a href="/browse/hst_0730.pmap">hst_0730.pmap</a>'
                                        '</span>', html=True)
@@ -90,10 +84,10 @@ class SubmissionPageTests(SubmissionTestCase):
         self.upload(BIAS)
         result = self.submit()
         client = self.login()
-        self.assertEqual(error_div(client.post("/submit_confirm/", {"results_id": result.name,
+        self.assertEqual(error_message(client.post("/submit_confirm/", {"results_id": result.name,
                                                                      "button": "cancel"})), "")
         client = self.login()
         response = client.post("/submit_confirm/", {"results_id": result.name, "button": "confirm"})
-        self.assertEqual(error_div(response), "This submission was already confirmed or cancelled.")
+        self.assertEqual(error_message(response), "This submission was already confirmed or cancelled.")
         response = client.post("/submit_confirm/", {"results_id": "not-a-result", "button": "confirm"})
-        self.assertIn("Unknown submission result", error_div(response))
+        self.assertIn("Unknown submission result", error_message(response))

@@ -8,7 +8,7 @@ from pathlib import Path
 import crds
 from crds.core import rmap
 from crds.refactoring import refactor
-from crds_server.testing import test_data
+from crds_server.testing import error_message, test_data
 from django.contrib.auth.models import User
 from jpoll.models import Message
 
@@ -17,7 +17,6 @@ from interactive.models import UPLOADED, Counter, FileRecord, StoredResult
 from interactive.submission import BatchRequest, SubmissionError
 from interactive.tests import test_submission_views as page_tests
 from interactive.tests.test_submission import SubmissionTestCase, sha1
-from interactive.tests.test_submission_views import error_div
 
 OLD_BIAS_RMAP = "hst_acs_biasfile_0345.rmap"  # the ACS biasfile rmap of hst_0729.pmap
 DELETED = "2581508tj_bia.fits"                 # one of its references
@@ -244,7 +243,7 @@ class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
         User.objects.create_user("mallory", password="pw")
         self.assertEqual(self.login("mallory", "cos").get("/submit/mapping/").status_code, 403)
         unlocked = self.login("alice", "none")
-        self.assertIn("instrument lock", error_div(unlocked.get("/submit/mapping/")))
+        self.assertIn("instrument lock", error_message(unlocked.get("/submit/mapping/")))
 
     def test_form_to_ready_page_and_errors_in_the_error_div(self):
         client = self.login(enforce_csrf_checks=True)
@@ -253,12 +252,12 @@ class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
         token = page.cookies["csrftoken"].value
         self.assertEqual(client.post("/submit/mapping/", self.form()).status_code, 403)  # CSRF
         response = client.post("/submit/mapping/", {**self.form(), "csrfmiddlewaretoken": token})
-        self.assertEqual(error_div(response), "No input files were specified.")
+        self.assertEqual(error_message(response), "No input files were specified.")
         channel = client.get("/jpoll/open_channel/").json()
         self.upload_edited_rmap()
         response = client.post("/submit/mapping/", {**self.form(generate_contexts="True"),
                                                     "csrfmiddlewaretoken": token})
-        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(response.status_code, 302, error_message(response))
         self.assertRegex(response["Location"], r"^/display_result/[0-9a-f-]{36}$")
         done = Message.objects.filter(channel__key=channel, type="done").get()
         self.assertTrue(done.data["result"].endswith(response["Location"]))
@@ -267,5 +266,5 @@ class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
         result_id = response["Location"].rsplit("/", 1)[1]
         confirmed = client.post("/submit_confirm/", {"results_id": result_id, "button": "confirm",
                                                      "csrfmiddlewaretoken": token})
-        self.assertEqual(error_div(confirmed), "")
+        self.assertEqual(error_message(confirmed), "")
         self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import html
-
+from crds_server.testing import error_message
 from django.contrib.auth.models import User
 from jpoll.models import Message
 
@@ -12,10 +11,6 @@ from interactive.models import UPLOADED, FileRecord, StoredResult
 from interactive.submission import BatchRequest, SubmissionError
 from interactive.tests import test_submission_views as page_tests
 from interactive.tests.test_submission import BIAS, MISSING_KEY, SubmissionTestCase, sha1
-
-
-def error_div(response) -> str:
-    return html.unescape(page_tests.error_div(response))
 
 
 class SubmitReferenceTests(SubmissionTestCase):
@@ -77,7 +72,7 @@ class SubmitReferencePageTests(SubmissionTestCase):
         self.assertIn("/login/", self.client.get("/submit/reference/")["Location"])
         User.objects.create_user("mallory", password="pw")
         self.assertEqual(self.login("mallory", "acs").get("/submit/reference/").status_code, 403)
-        self.assertIn("instrument lock", error_div(self.login("alice", "none").get("/submit/reference/")))
+        self.assertIn("instrument lock", error_message(self.login("alice", "none").get("/submit/reference/")))
         User.objects.create_superuser("root", password="pw", email="root@example.org")
         self.assertEqual(self.login("root", "none").get("/submit/reference/").status_code, 200)  # lock bypass
 
@@ -89,9 +84,9 @@ class SubmitReferencePageTests(SubmissionTestCase):
         channel = client.get("/jpoll/open_channel/").json()
         response = client.post("/submit/reference/", {**self.form(description="<script>"),
                                                       "csrfmiddlewaretoken": token})
-        self.assertIn("A description is required", error_div(response))
+        self.assertIn("A description is required", error_message(response))
         response = client.post("/submit/reference/", {**self.form(), "csrfmiddlewaretoken": token})
-        self.assertEqual(response.status_code, 302, error_div(response))
+        self.assertEqual(response.status_code, 302, error_message(response))
         failed, done = Message.objects.filter(channel__key=channel, type="done").order_by("id")
         self.assertNotEqual(failed.data["status"], 0)
         self.assertEqual(done.data["status"], 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import crds
+from crds_server.testing import error_message
 
 from interactive import filedetails
 from interactive.models import FileRecord
@@ -84,7 +85,7 @@ class UsesPageTests(PageTestCase):
         FileRecord.objects.create(name="zz99887766_bia.fits", observatory="hst", state="uploaded",
                                   instrument="acs", filekind="biasfile", type="reference")
         for url, message in (
-            ("/uses/hst_9999.pmap", "File &#x27;hst_9999.pmap&#x27; is not known to CRDS."),
+            ("/uses/hst_9999.pmap", "File 'hst_9999.pmap' is not known to CRDS."),
             ("/uses/zz99887766_bia.fits", "is not known to CRDS"),
             ("/uses/..%2F..%2Fetc%2Fpasswd", "Invalid file name"),
             ("/uses/a%20b.fits", "Invalid file name"),
@@ -93,5 +94,5 @@ class UsesPageTests(PageTestCase):
             with self.subTest(url=url):
                 response = self.client.get(url)
                 self.assertEqual(response.status_code, 404)
-                self.assertIn(message, self.error_text(response))
+                self.assertIn(message, error_message(response))
                 self.assertNoServerPaths(response)

@@ -1,8 +1,8 @@
 """Login with an instrument lock, conflicts, logout, lock status, access decorators."""
 
 import datetime
-import re
 
+from crds_server.testing import error_message
 from django.contrib.auth.models import Group, User
 from django.http import HttpResponse
 from django.test import Client, RequestFactory, TestCase, override_settings
@@ -19,11 +19,6 @@ def login(client, username, instrument="none", password="pw", next_url="/"):
                                    "next": next_url})
 
 
-def error_div(response) -> str:
-    match = re.search(r'<div id="error_message"[^>]*>(.*?)</div>', response.content.decode(), re.S)
-    return match.group(1).strip() if match else ""
-
-
 @FAST_PASSWORDS
 class LoginLockTests(TestCase):
     def setUp(self):
@@ -36,7 +31,7 @@ class LoginLockTests(TestCase):
         self.assertIn("csrftoken", response.cookies)
         self.assertContains(response, '<option value="acs"')
         self.assertContains(response, '<option value="none"')
-        self.assertEqual(error_div(response), "")
+        self.assertEqual(error_message(response), "")
 
     def test_login_with_instrument_takes_the_lock(self):
         response = login(self.client, "alice", "acs")
@@ -56,7 +51,7 @@ class LoginLockTests(TestCase):
         other = Client()
         response = login(other, "bob", "acs")
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(error_div(response), "User &#x27;alice&#x27; has already locked instrument &#x27;acs&#x27;.")
+        self.assertEqual(error_message(response), "User 'alice' has already locked instrument 'acs'.")
         self.assertNotIn("_auth_user_id", other.session)
         self.assertEqual(Lock.objects.get().user, "alice")
 
@@ -80,12 +75,12 @@ class LoginLockTests(TestCase):
     def test_bad_password_is_reported_in_error_div(self):
         response = login(self.client, "alice", "acs", password="wrong")
         self.assertEqual(response.status_code, 200)
-        self.assertIn("correct username and password", error_div(response))
+        self.assertIn("correct username and password", error_message(response))
         self.assertFalse(Lock.objects.exists())
 
     def test_unknown_instrument_is_a_form_error(self):
         response = login(self.client, "alice", "hubble")
-        self.assertIn("Select a valid choice", error_div(response))
+        self.assertIn("Select a valid choice", error_message(response))
         self.assertNotIn("_auth_user_id", self.client.session)
 
     def test_next_outside_the_site_goes_home(self):
