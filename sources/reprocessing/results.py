@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 from django.conf import settings
+from interactive import catalog
 
 from reprocessing import compute
 
@@ -33,12 +34,28 @@ def summarize(text: str) -> str:
     return "\n".join(lines)
 
 
+def _serial(context: str | None, missing: NoResults) -> str:
+    """The serial that names result directories ('*': any).
+
+    A cataloged pipeline mapping without one, such as the bootstrap hst.pmap that opens every
+    context history, simply has no results: `crds query_affected -i` walks the history from
+    there and must be told "no results" (which it skips), not "invalid context" (which stops it).
+    """
+    if not context:
+        return "*"
+    try:
+        return compute.context_serial(context)
+    except compute.ComputationError:
+        if catalog.cataloged().filter(name=context, type="mapping").exists():
+            raise missing from None
+        raise
+
+
 def affected_datasets(old_context: str | None, new_context: str | None) -> dict:
     """The last computation for old → new (either may be None: any), as get_affected_datasets returns it."""
-    old = compute.context_serial(old_context) if old_context else "*"
-    new = compute.context_serial(new_context) if new_context else "*"
     missing = NoResults(f"No precomputed affected datasets results exist for old_context={old_context!r} "
                         f"and new_context={new_context!r}")
+    old, new = _serial(old_context, missing), _serial(new_context, missing)
     found = sorted(p for p in compute.reprocessing_dir().glob(f"*_{old}_{new}") if p.is_dir())
     if not found:
         raise missing

@@ -71,3 +71,11 @@ def test_bestrefs_datasets_and_missing_results(server, client_cache):
     missing = crds(server, client_cache, "query_affected", "-x", "hst_0726.pmap", "-y", "hst_0727.pmap", check=False)
     # the client recognised the server's "No precomputed affected datasets results exist" error
     assert "Results for hst_0726.pmap --> hst_0727.pmap don't exist or are not yet complete" in missing.stderr
+
+
+def test_query_affected_walks_the_history_from_its_first_context(server, client_cache, tmp_path):
+    """History item 0 is the bootstrap hst.pmap: -i skips its missing results and carries on."""
+    walked = crds(server, client_cache, "query_affected", "-i", "-x", "0", "-y", "2",
+                  "--last-processed-file", str(tmp_path / "last_processed"))
+    assert "No results for hst.pmap --> hst_0003.pmap ignoring and proceeding." in walked.stderr, walked.stderr[-2000:]
+    assert "No results for hst_0003.pmap --> hst_0004.pmap ignoring and proceeding." in walked.stderr

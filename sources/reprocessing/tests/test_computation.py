@@ -100,6 +100,12 @@ def test_get_affected_datasets_exact_wildcard_and_missing(catalog, reprocessing_
         rpc.get_affected_datasets("jwst", None, None)
     with pytest.raises(rpc.InvalidContext, match="give a pipeline mapping"):
         rpc.get_affected_datasets("hst", "hst_wfc3.imap", None)
+    # the bootstrap hst.pmap opening the context history is cataloged but never computed
+    with pytest.raises(rpc.NoPrecomputedResults, match="old_context='hst.pmap' and new_context='hst_0003.pmap'"):
+        rpc.get_affected_datasets("hst", "hst.pmap", "hst_0003.pmap")
+    for unknown in ("hst_new.pmap", "jwst.pmap", "jwst_0001.pmap"):
+        with pytest.raises(rpc.InvalidContext, match=f"Invalid context '{unknown}'"):
+            rpc.get_affected_datasets("hst", None, unknown)
     # an incomplete directory (no readable status) is not a result
     (reprocessing_root / "2099-01-01-00:00:00_0729_0730").mkdir()
     with pytest.raises(rpc.NoPrecomputedResults):
