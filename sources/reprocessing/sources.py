@@ -57,7 +57,8 @@ class DatasetSource:
     def headers(self, ids: list[str], since: str = MIN_DATE) -> dict[str, dict | str]:
         """{compound id: header} for `ids`; either half of a compound id selects it.
 
-        An id with no dataset maps to an error string, as the archive's service does.
+        An id with no dataset maps to an error string, as the archive's service does, under its
+        two-part form (a bare X as X:X).
         """
         raise NotImplementedError
 
@@ -89,8 +90,8 @@ class DatabaseSource(DatasetSource):
             matched = list(rows)
             for row in matched:
                 found[row.dataset_id] = row.parameters
-            if not matched:
-                found[part] = f"NOT FOUND dataset {part!r} is not in the dataset catalog"
+            if not matched:  # keyed as an unassociated id: the crds client splits every key at ':'
+                found[f"{part}:{part}"] = f"NOT FOUND dataset {part!r} is not in the dataset catalog"
         for ident in compound:
             found.setdefault(ident, f"NOT FOUND dataset {ident!r} is not in the dataset catalog")
         return found

@@ -52,6 +52,13 @@ def test_list_dataset_ids_and_headers(server, client_cache):
     assert sorted(expansions.stdout.split()) == [i for i in ids_of(server) if i.startswith(product + ":")]
 
 
+def test_list_dataset_headers_of_an_unknown_id(server, client_cache):
+    """The client splits every returned id at ':'; an unknown bare id is reported, not a crash."""
+    done = crds(server, client_cache, "list", "--dataset-headers", "ixxxxxx0q", check=False)
+    assert "No header for 'IXXXXXX0Q:IXXXXXX0Q'" in done.stderr, done.stderr[-2000:]
+    assert "not in the dataset catalog" in done.stderr and "not enough values to unpack" not in done.stderr
+
+
 def test_bestrefs_affected_datasets_equals_server_result(server, client_cache):
     """The client's own affected-datasets comparison, fed by this server's dataset RPCs, finds the same ids."""
     client = crds(server, client_cache, "bestrefs", "--affected-datasets", "--old-context", OLD,
