@@ -49,6 +49,14 @@ def _useafters(selection) -> list[str]:
     return []
 
 
+def _omit_step(rmap, mode: dict) -> None:
+    """The mode has no case in `rmap`: switch its calibration step off, as an archived exposure
+    of that mode would (e.g. ACS SBC: DARKCORR=OMIT, so no dark is looked up)."""
+    switch = str(rmap.header.get("reffile_switch", "NONE")).upper()
+    if switch != "NONE" and switch not in mode:
+        mode[switch] = "OMIT"
+
+
 def observing_modes(context: str, instrument: str, count: int, rng: random.Random) -> list[tuple[dict, list[str]]]:
     """`count` (mode header, useafter dates) pairs valid for `instrument` under `context`."""
     rmaps = _rmaps(context, instrument)
@@ -74,6 +82,7 @@ def observing_modes(context: str, instrument: str, count: int, rng: random.Rando
             fitting = [(values, sub) for values, sub in raw
                        if isinstance(values, tuple) and _consistent(match_keys, values, mode)]
             if not fitting:
+                _omit_step(rmap, mode)
                 continue
             values, sub = rng.choice(fitting)
             for key, value in zip(match_keys, values, strict=False):
