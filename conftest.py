@@ -16,6 +16,24 @@ import pytest  # noqa: E402
 pytest_plugins = ["jsonapi.live_server", "crds_server.browser"]
 
 
+def _file_states(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+            for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_unchanged():
+    """Fail the run if a test wrote into ../shared/data: tests run as root, which its read-only modes do not stop."""
+    from crds_server.testing import shared_data
+
+    root = shared_data()
+    before = _file_states(root)
+    yield
+    after = _file_states(root)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert not changed, f"Tests changed the shared test data in {root} (copy what a test changes): {changed[:10]}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def server_dirs():
     """Create the test server's directories once."""
