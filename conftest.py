@@ -17,8 +17,12 @@ pytest_plugins = ["jsonapi.live_server", "crds_server.browser"]
 
 
 def _file_states(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
-            for path in root.rglob("*") if path.is_file()}
+    states = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            states[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns)
+    return states
 
 
 @pytest.fixture(scope="session", autouse=True)
