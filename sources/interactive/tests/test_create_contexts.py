@@ -10,7 +10,6 @@ from django.test import Client
 from interactive import contexts, submission_kinds
 from interactive.models import UPLOADED, FileRecord
 from interactive.submission import SubmissionError
-from interactive.tests import test_submission_views as page_tests
 from interactive.tests.test_submission import SubmissionTestCase
 
 OLDER_BIAS_RMAP = "hst_acs_biasfile_0344.rmap"  # cataloged, replaced by 0345 in hst_0729.pmap
@@ -92,8 +91,6 @@ class NotApplicableTests(SubmissionTestCase):
 
 
 class CreateContextsPageTests(SubmissionTestCase):
-    login = page_tests.SubmissionPageTests.login
-
     def test_superuser_only(self):
         self.assertIn("/login/", Client().get("/create_contexts/")["Location"])
         response = self.login().get("/create_contexts/")  # file_submission and a lock are not enough

@@ -26,7 +26,6 @@ SUBMISSION_PAGES = ("/batch_submit_references/", "/submission_form/redcat_submit
 
 class UnlockedSubmissionTests(MappingTestsMixin, SubmissionTestCase):
     user = "root"  # SubmissionTestCase's submitter, made a superuser below
-    login = page_tests.SubmissionPageTests.login
     form = page_tests.SubmissionPageTests.form
 
     def setUp(self):

@@ -235,7 +235,6 @@ class InterdependentMappingTests(MappingTestsMixin, SubmissionTestCase):
 
 
 class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
-    login = page_tests.SubmissionPageTests.login
     form = page_tests.SubmissionPageTests.form
 
     def test_access_rules(self):

@@ -65,7 +65,6 @@ class SubmitReferenceTests(SubmissionTestCase):
 
 
 class SubmitReferencePageTests(SubmissionTestCase):
-    login = page_tests.SubmissionPageTests.login
     form = page_tests.SubmissionPageTests.form
 
     def test_access_rules(self):
