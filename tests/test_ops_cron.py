@@ -151,7 +151,8 @@ def test_crontab_names_existing_jobs():
              if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
     jobs = {line.split()[5].strip('"').replace("$CRDS_CHECKOUT/", "") for line in lines if "$CRDS_CHECKOUT" in line}
     assert {"host/sync_server_cache", "host/clear_web_cache", "host/verify_cache", "host/nightly.cron.job",
-            "host/sync_ops_to_grp", "host/certify_cache", "host/weekly_status", "host/monthly_status"} <= jobs
+            "host/sync_ops_to_grp", "host/certify_cache", "host/weekly_status", "host/monthly_status",
+            "host/query_affected_datasets"} <= jobs
     for job in jobs:
         path = CHECKOUT / job
         assert path.is_file() and path.stat().st_mode & 0o111, job

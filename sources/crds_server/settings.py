@@ -244,6 +244,7 @@ from celery.schedules import crontab as _crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
     "monitor-reprocessing": {"task": "reprocessing.tasks.monitor_reprocessing", "schedule": 300.0},
+    "query-affected-datasets": {"task": "reprocessing.tasks.query_affected_datasets", "schedule": 600.0},
     "clear-expired-locks": {"task": "locking.clear_expired_locks", "schedule": 300.0},
     "expire-jpoll-channels": {"task": "jpoll.expire_channels", "schedule": 3600.0},
     "update-delivery-status": {"task": "interactive.update_delivery_status", "schedule": 300.0},

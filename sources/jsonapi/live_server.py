@@ -92,15 +92,17 @@ def composite_cache(root: Path, cache_dir: Path, extra: list[Path], observatory:
     return cache
 
 
-def start(cache_dir: Path, extra_references: list[Path] = (), observatory: str = "hst") -> LiveServer:
-    """Create a server root, load `cache_dir` (plus extra references) into it and start runserver."""
+def start(cache_dir: Path, extra_references: list[Path] = (), observatory: str = "hst", **site: str) -> LiveServer:
+    """Create a server root, load `cache_dir` (plus extra references) into it and start runserver.
+
+    `site` overrides values of the rendered site.env (CRDS_EMAIL_PORT=..., say)."""
     from crds_server import siteconfig
 
     root = Path(tempfile.mkdtemp(prefix="crds-live-"))
     if extra_references:
         cache_dir = composite_cache(root, cache_dir, list(extra_references), observatory)
-    site = siteconfig.render(observatory, "django", {"CRDS": str(root)})
-    siteconfig.write_site_env(site, root / "site.env")
+    siteconfig.write_site_env({**siteconfig.render(observatory, "django", {"CRDS": str(root)}), **site},
+                              root / "site.env")
     env = {key: value for key, value in os.environ.items() if not key.startswith("CRDS_")}
     env.update(CRDS_SITE_ENV=str(root / "site.env"), DJANGO_SETTINGS_MODULE="crds_server.settings")
     server = LiveServer(url="", root=root, observatory=observatory, env=env)

@@ -46,3 +46,17 @@ def monitor_reprocessing(previous: str = "") -> str:
     from reprocessing import monitor
 
     return monitor.check(previous=previous)
+
+
+@shared_task(ignore_result=True)
+def query_affected_datasets(server_url: str = "") -> str:
+    """host/query_affected_datasets for beat: publish the newly affected ids, mailed to the operators."""
+    from operations import mailreport
+
+    from reprocessing import query_affected
+
+    published = query_affected.run(server_url)
+    report = query_affected.report(published)
+    if report is not None:
+        mailreport.send(report)
+    return published.line
