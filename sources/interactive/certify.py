@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import shutil
 import threading
 import uuid
@@ -81,11 +82,19 @@ def choose_context(pmap_mode: str, pmap_name: str = "") -> str:
 
 
 def ingested_files(user: str) -> list[str]:
-    """Names of the regular files in the user's ingest area."""
+    """Names of the regular files in the user's ingest area, as /upload/list/ shows them.
+
+    Symbolic links are not files of the submitter's: one copied in by shell could name any
+    file the server can read, which a submission would then catalog and distribute.
+    """
+    from fileupload.ingest import INGEST_NAME_RE
+
     folder = storage.ingest_dir(user)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(entry.name for entry in os.scandir(folder)
+                  if entry.is_file(follow_symlinks=False) and not entry.name.startswith(".")
+                  and INGEST_NAME_RE.match(entry.name))
 
 
 _frozen = 0

@@ -107,6 +107,21 @@ class CertifyTests(TestCase):
         self.assertContains(response, "Your ingest area is empty")
         self.assertFalse(StoredResult.objects.exists())
 
+    def test_links_and_unlistable_names_in_the_ingest_area_are_not_files(self):
+        """What /upload/list/ hides is not certified or submitted: a link could name any server file."""
+        self.add("hst_acs_biasfile_0001.fits")
+        elsewhere = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, elsewhere, True)
+        shutil.copy(HST / "hst_acs_biasfile_0002.fits", elsewhere / "secret.fits")
+        (self.ingest / "hst_acs_biasfile_0002.fits").symlink_to(elsewhere / "secret.fits")
+        (self.ingest / "two\nlines.fits").write_bytes(b"x")
+        self.assertEqual(certify.ingested_files("alice"), ["hst_acs_biasfile_0001.fits"])
+        listed = [f["name"] for f in self.client.get("/upload/list/").json()["files"]]
+        self.assertEqual(listed, certify.ingested_files("alice"))
+        response = self.post()
+        stored = StoredResult.objects.get(name=response["Location"].rsplit("/", 1)[-1])
+        self.assertEqual([f["name"] for f in stored.parameters["files"]], ["hst_acs_biasfile_0001.fits"])
+
     def test_non_fits_bytes_named_fits_fail(self):
         (self.ingest / "junk.fits").write_bytes(b"this is not a FITS file")
         response = self.post()
