@@ -144,15 +144,88 @@ def test_self_sync_fails_in_one_line_on_a_damaged_context(server):
     assert (server.cache / "config" / "hst" / "server_config").is_file()
 
 
+# Channels written a day ago and now, uploads left by killed submissions (7 hours ago) and a fresh one.
+HOURLY_SETUP = """
+import datetime
+from jpoll import service
+from jpoll.models import Channel
+from interactive import storage
+from interactive.models import FileRecord
+now = datetime.datetime.now()
+for name, created in (("old", now - datetime.timedelta(hours=25)), ("fresh", now)):
+    key = service.open_channel("alice")
+    service.write(key, f"Starting submission processing. ({name})")
+    Channel.objects.filter(key=key).update(created=created, user=name)
+for name, age in (("hst_acs_biasfile_0901.fits", 7), ("hst_acs_biasfile_0902.rmap", 7),
+                  ("hst_acs_biasfile_0903.fits", 0)):
+    FileRecord.objects.create(name=name, state="uploaded", observatory="hst", instrument="acs",
+                              filekind="biasfile", type="mapping" if name.endswith(".rmap") else "reference",
+                              delivery_date=now - datetime.timedelta(hours=age))
+    storage.cache_path(name).write_text("left by a killed submission")
+"""
+
+HOURLY_STATE = """
+import json
+from jpoll.models import Channel, Message
+from interactive import storage
+from interactive.models import FileRecord
+names = ("hst_acs_biasfile_0901.fits", "hst_acs_biasfile_0902.rmap", "hst_acs_biasfile_0903.fits")
+print(json.dumps({
+    "channels": sorted(Channel.objects.values_list("user", flat=True)),
+    "messages": sorted(Message.objects.values_list("channel__user", flat=True)),
+    "uploaded": sorted(FileRecord.objects.filter(state="uploaded").values_list("name", flat=True)),
+    "cached": sorted(n for n in names if storage.cache_path(n).exists()),
+}))
+"""
+
+
+def hourly_state(server) -> dict:
+    return json.loads(server.shell(HOURLY_STATE).strip().splitlines()[-1])
+
+
+def test_hourly_jobs_expire_channels_and_remove_abandoned_uploads(server):
+    """The embedded stack runs no Celery beat: these jobs keep jpoll and the catalog clean there."""
+    server.shell(HOURLY_SETUP)
+    assert hourly_state(server)["channels"] == ["fresh", "old"]
+
+    result = server.tool("host/expire_jpoll_channels")
+    assert result.returncode == 0, result.stderr
+    assert "Removed 1 channel(s)." in log_of(server, "expire_jpoll_channels")
+    state = hourly_state(server)
+    assert state["channels"] == ["fresh"] and state["messages"] == ["fresh"]
+
+    result = server.tool("host/remove_abandoned_uploads")
+    assert result.returncode == 0, result.stderr
+    assert ("Removed 2 abandoned upload(s): hst_acs_biasfile_0901.fits hst_acs_biasfile_0902.rmap"
+            in log_of(server, "remove_abandoned_uploads"))
+    state = hourly_state(server)
+    assert state["uploaded"] == state["cached"] == ["hst_acs_biasfile_0903.fits"]
+
+
+def test_hourly_jobs_fail_in_one_line(server):
+    """A mistyped option changes nothing: cron mails one line, the dated log keeps the usage."""
+    before = hourly_state(server)
+    result = server.tool("host/remove_abandoned_uploads", "--older-than-minutes", "soon")
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("remove_abandoned_uploads failed (exit ")
+    assert "invalid int value: 'soon'" in result.stderr
+    assert "usage: manage.py remove_abandoned_uploads" in log_of(server, "remove_abandoned_uploads")
+    assert hourly_state(server) == before
+
+
 def test_crontab_names_existing_jobs():
     from tests.ops_support import CHECKOUT
 
     lines = [line for line in (CHECKOUT / "host" / "crontab").read_text().splitlines()
              if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
-    jobs = {line.split()[5].strip('"').replace("$CRDS_CHECKOUT/", "") for line in lines if "$CRDS_CHECKOUT" in line}
+    schedules = {line.split()[5].strip('"').replace("$CRDS_CHECKOUT/", ""): " ".join(line.split()[:5])
+                 for line in lines if "$CRDS_CHECKOUT" in line}
+    jobs = set(schedules)
     assert {"host/sync_server_cache", "host/clear_web_cache", "host/verify_cache", "host/nightly.cron.job",
             "host/sync_ops_to_grp", "host/certify_cache", "host/weekly_status", "host/monthly_status",
-            "host/query_affected_datasets"} <= jobs
+            "host/query_affected_datasets", "host/expire_jpoll_channels", "host/remove_abandoned_uploads"} <= jobs
+    # Celery beat runs these every 3600 s.
+    assert schedules["host/expire_jpoll_channels"] == schedules["host/remove_abandoned_uploads"] == "0 * * * *"
     for job in jobs:
         path = CHECKOUT / job
         assert path.is_file() and path.stat().st_mode & 0o111, job

@@ -508,7 +508,7 @@ def finish(computation_id: int) -> Computation:
                f"{comp.new_context} on {comp.directory.rsplit('_', 2)[0]}")
     _gzip(outdir / "bestrefs_err.txt.gz", "\n".join([opening, *lines, title]) + "\n")
     short = "\n".join(truncated(lines)) + "\n"
-    send_mail(comp, title, short, ids_text)
+    send_mail(comp, title, short, (outdir / "affected_ids.txt.gz").read_bytes())
     _gzip(outdir / "bestrefs_err_truncated.txt.gz", short)  # last: marks the run complete
     comp.state = FAILED if failed else DONE
     comp.finished = datetime.datetime.now().replace(microsecond=0)
@@ -519,13 +519,15 @@ def finish(computation_id: int) -> Computation:
     return comp
 
 
-def send_mail(comp: Computation, title: str, body: str, ids_text: str) -> None:
+def send_mail(comp: Computation, title: str, snipped_log: str, ids_gz: bytes) -> None:
+    """The original's result mail (server-behaviour.md §10): the subject carries the outcome, the body is
+    empty; attached are the snipped log and the result directory's own affected_ids.txt.gz, byte for byte."""
     recipients = settings.CRDS_REPROCESSING_EMAILS
     if not recipients:
         return
-    message = EmailMessage(subject=title, body=body, to=recipients)
-    message.attach(f"affected_ids_{context_serial(comp.old_context)}_{context_serial(comp.new_context)}.txt",
-                   ids_text, "text/plain")
+    message = EmailMessage(subject=title, body="", to=recipients)
+    message.attach("bestrefs_err_truncated.txt", snipped_log, "text/plain")
+    message.attach("affected_ids.txt.gz", ids_gz, "application/gzip")
     try:
         message.send()
     except OSError as exc:  # the result is on disk and in the database; the mail is a courtesy

@@ -136,7 +136,7 @@ class Sink:
         return "250 OK"
 
 
-def test_result_mail_goes_to_recipients_with_ids_attached(catalog, reprocessing_root, settings):
+def test_result_mail_has_an_empty_body_the_snipped_log_and_the_gzipped_ids(catalog, reprocessing_root, settings):
     sink, port = Sink(), free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
@@ -153,10 +153,15 @@ def test_result_mail_goes_to_recipients_with_ids_attached(catalog, reprocessing_
     assert sorted(rcpts) == ["archive@example.org", "ops@example.org"]
     assert message["Subject"] == (f"OK: CRDS hst django datasets affected {OLD} --> {NEW} : "
                                   f"{comp.affected_count} affected")
-    parts = [p for p in message.walk() if p.get_filename()]
-    assert [p.get_filename() for p in parts] == ["affected_ids_0728_0729.txt"]
-    ids = parts[0].get_payload(decode=True).decode().split()
-    assert ids == read_gz(reprocessing_root / comp.directory / "affected_ids.txt.gz").split() and ids
+    assert message.get_body() is None  # an empty body: Django sends only the attachments
+    outdir = reprocessing_root / comp.directory
+    attached = {p.get_filename(): p.get_payload(decode=True) for p in message.iter_attachments()}
+    assert list(attached) == ["bestrefs_err_truncated.txt", "affected_ids.txt.gz"]
+    assert attached["affected_ids.txt.gz"] == (outdir / "affected_ids.txt.gz").read_bytes()
+    assert len(gzip.decompress(attached["affected_ids.txt.gz"]).decode().split()) == comp.affected_count > 0
+    log = attached["bestrefs_err_truncated.txt"].decode().replace("\r\n", "\n")  # SMTP sends text with CRLF
+    assert log == read_gz(outdir / "bestrefs_err_truncated.txt.gz")
+    assert f"INFO - Affected products = {comp.affected_count}\n" in log
 
 
 def test_fits_keywords_reach_jwst_rules_in_their_own_vocabulary(monkeypatch):
