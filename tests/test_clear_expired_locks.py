@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+from datetime import date
 
 from crds_server.testing import CHECKOUT
 
@@ -23,6 +24,7 @@ def test_script_clears_only_expired_locks(crds_live_server):
     crds_live_server.manage("shell", "-c", SETUP)
     run = subprocess.run([str(CHECKOUT / "host" / "clear_expired_locks")], env=crds_live_server.env,
                          capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert re.search(r"Cleared [1-9]\d* expired lock\(s\)\.", run.stdout), run.stdout
+    assert run.returncode == 0 and not run.stdout, run.stderr
+    log = (crds_live_server.root / "cron_logs" / f"clear_expired_locks.{date.today():%Y-%m-%d}.log").read_text()
+    assert re.search(r"Cleared [1-9]\d* expired lock\(s\)\.", log), log
     assert crds_live_server.manage("shell", "-c", SHOW).stdout.strip().splitlines()[-1] == "['cron_new']"

@@ -7,6 +7,7 @@ shared live server rely on.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -77,9 +78,9 @@ def test_submit_confirm_archive_set_context_and_sync(server, tmp_path):
     poll = subprocess.run([sys.executable, str(CHECKOUT / "tools" / "archive_poller"), "--through"], env=env,
                           capture_output=True, text=True, check=True)
     assert f"{deliveries[0]['catalog']} archived" in poll.stdout
-    updated = subprocess.run([str(CHECKOUT / "host" / "update_delivery_status")], env=env, capture_output=True,
-                             text=True, check=True)
-    assert "4 file(s) now archived" in updated.stdout
+    subprocess.run([str(CHECKOUT / "host" / "update_delivery_status")], env=env, check=True)
+    log = server.root / "cron_logs" / f"update_delivery_status.{datetime.date.today():%Y-%m-%d}.log"
+    assert "4 file(s) now archived" in log.read_text()
     assert rpc(server, "get_delivery_status", None)[0]["status"] == "archived"
 
     server.manage("shell", "-c", "from interactive import set_context; "
