@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from interactive import ready_buttons, submission
 from interactive.models import StoredResult
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
@@ -32,7 +33,10 @@ def _show(request, result_id: str):
         raise Http404(f"No stored result {result_id[:40]!r}.")
     if result.requires_authentication and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    return render(request, result.page_template, {**result.parameters, "result": result})
+    page = {**result.parameters, "result": result}
+    if result.page_template == submission.READY_TEMPLATE:
+        page["buttons"] = ready_buttons.ready_buttons(result, request.user)
+    return render(request, result.page_template, page)
 
 
 @never_cache

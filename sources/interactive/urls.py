@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from interactive import (
     certify_views,
+    history_edit_views,
     operations_views,
     redcat_views,
     results,
@@ -46,6 +47,8 @@ urlpatterns = [
     path("recent_activity_input/", views_browse.recent_activity_input, name="recent_activity_input"),
     path("recent_activity_query/", views_browse.recent_activity_query, name="recent_activity_query"),
     path("display_context_history/", views_contexts.display_context_history, name="display_context_history"),
+    path("edit_context_history/<str:history_id>/<str:context>/", history_edit_views.edit_context_history,
+         name="edit_context_history"),
     path("display_all_contexts/", views_contexts.display_all_contexts, name="display_all_contexts"),
     path("context_table/<str:mapping>", views_contexts.context_table, name="context_table"),
     path("context_table/<str:mapping>/", views_contexts.context_table),

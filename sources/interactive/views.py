@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.cache import never_cache
 from locking import service as locks
 
-from interactive import cache, contexts, contexts_table, storage
+from interactive import cache, contexts, contexts_table, home_contexts, storage
 from interactive.instruments import instruments
 from interactive.models import ContextHistory
 from interactive.web import page
@@ -72,11 +72,13 @@ def ingest_files(username: str) -> list[tuple[str, int]]:
     return [(e.name, e.stat().st_size) for e in entries if e.is_file(follow_symlinks=False)]
 
 
-def user_panel(request: HttpRequest) -> dict:
+def user_panel(request: HttpRequest, latest: str) -> dict:
+    """What only logged-in users see: their lock, ingest area, services and the remote caches."""
     if not request.user.is_authenticated:
         return {}
     name = request.user.get_username()
-    return {"lock": locks.instrument_lock(name), "ingest": ingest_files(name), "services": services(request.user)}
+    return {"lock": locks.instrument_lock(name), "ingest": ingest_files(name), "services": services(request.user),
+            "remotes": home_contexts.remote_rows(latest)}
 
 
 def operational_references(context: str) -> list[contexts_table.InstrumentRows]:
@@ -99,10 +101,12 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "interactive/index.html", {
         "latest_context": latest,
         "edit_context": pointers["edit"],
+        "build_context": pointers["build"],
+        "build_cal_ver": home_contexts.build_cal_ver(pointers["build"]),
         "instruments": instruments(),
         "history": ContextHistory.objects.filter(state="latest").order_by("-start_date", "-id")[:HISTORY_ROWS],
         # Called by the template only when its cached fragment has expired.
         "references": functools.partial(operational_references, latest),
         "generation": cache.generation(),
-        **user_panel(request),
+        **user_panel(request, latest),
     })

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from locking.access import EDIT_CONTEXT_HISTORY, in_group
 
 from interactive import catalog, contexts, contexts_table, storage
 from interactive.models import INACTIVE_STATES, ContextHistory
@@ -23,7 +24,8 @@ def display_context_history(request: HttpRequest) -> HttpResponse:
     """Every change of the operational context, newest first, with two-context diff selection."""
     history = ContextHistory.objects.filter(state="latest").order_by("-start_date", "-id")
     return render(request, "interactive/context_history.html", {
-        "history": history, "pointers": contexts.pointers()})
+        "history": history, "pointers": contexts.pointers(),
+        "can_edit": in_group(request.user, EDIT_CONTEXT_HISTORY)})
 
 
 @page

@@ -67,3 +67,44 @@ def test_batch_submit_ready_confirm(server, page):
     assert page.locator("#error_message").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "submission_confirmed.png"), full_page=True)
     assert page.request.get(url + "/lock_status/web_submitter/").json()["status"] == "error"  # lock released
+
+
+READY_UNDER_LOCK = """
+import uuid
+from interactive import submission
+from interactive.models import StoredResult
+from locking import service
+lock = service.instrument_lock("web_submitter")
+print(StoredResult.objects.create(
+    name=str(uuid.uuid4()), page_template=submission.READY_TEMPLATE, user="web_submitter",
+    parameters={"pmap": "hst_0729.pmap", "pmap_mode": "pmap_edit", "submission_kind": "batch submit",
+                "description": "Awaiting a decision", "submitter": "web_submitter", "disposition": "",
+                "requires_locking": True, "should_still_be_locked": lock.lock_id, "locked_instrument": "acs",
+                "instrument": "acs"}).name)
+"""
+
+
+def test_ready_page_hides_its_buttons_when_the_lock_drops(server, page):
+    """§5.4: the header's lock poll tells the READY page; it hides the buttons and asks for a new login."""
+    from playwright.sync_api import expect
+
+    url = server.url
+    page.goto(url + "/login/")
+    page.fill("#id_username", "web_submitter")
+    page.fill("#id_password", "web-pw")
+    page.select_option("#id_instrument", "acs")
+    page.click("form button[type=submit]")
+    page.wait_for_url(url + "/")
+    made = server.manage("shell", "-c", READY_UNDER_LOCK)
+    result_id = made.stdout.strip().splitlines()[-1]
+    assert re.match(r"^[0-9a-f-]{36}$", result_id), (made.stdout, made.stderr)
+    page.goto(f"{url}/display_result/{result_id}")
+    expect(page.locator("#confirm")).to_be_visible()
+    expect(page.locator("#force")).to_be_visible()
+    expect(page.locator("#lock-needed")).to_be_hidden()
+
+    server.manage("shell", "-c", "from locking import service; service.release_all('web_submitter')")
+    expect(page.locator("#lock-needed")).to_be_visible(timeout=15_000)
+    expect(page.locator("#lock-needed")).to_contain_text("log in again with the lock on acs to cancel or force")
+    expect(page.locator("#confirm-form")).to_be_hidden()
+    expect(page.locator("#lock-indicator")).to_have_text("LOCK DROPPED")
