@@ -130,3 +130,17 @@ def use_temporary_file_cache(testcase) -> Path:
     environ.start()
     testcase.addCleanup(environ.stop)
     return root
+
+
+def archive_failed(*names: str) -> Path:
+    """Make cataloged `names` a delivery the archive refused: `archiving-failed`, its catalog renamed `_ERROR`
+    in the delivery area (server-behaviour.md §6.3).  Returns that file, for the caller to remove."""
+    from interactive import delivery
+    from interactive.models import ARCHIVING_FAILED, FileRecord
+
+    shipped = delivery.delivery_dirs()[0] / "opus_999001_i.cat"
+    failed = shipped.with_name(shipped.name + "_ERROR")
+    failed.parent.mkdir(parents=True, exist_ok=True)
+    failed.touch()
+    FileRecord.objects.filter(name__in=names).update(state=ARCHIVING_FAILED, catalog_link=str(shipped))
+    return failed

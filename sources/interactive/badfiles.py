@@ -106,6 +106,22 @@ def blacklisted_by(name: str) -> list[str]:
         [name] if name in rejected else [])
 
 
+def refuse_files_of_latest(files: list[str], latest: str) -> None:
+    """Refuse to mark bad any file of the latest context (§7 step 1), or when that cannot be checked."""
+    if not latest:
+        return
+    try:
+        in_latest = sorted(set(files) & set_context.closure(latest))
+    except set_context.SetContextError as exc:
+        raise MarkBadError(f"Cannot check the files against the latest context '{latest}', so nothing was "
+                           f"marked: {exc}") from None
+    if in_latest:
+        raise MarkBadError(
+            f"{', '.join(in_latest[:10])} {'is' if len(in_latest) == 1 else 'are'} in the latest context "
+            f"'{latest}'. Make a context without {'it' if len(in_latest) == 1 else 'them'} latest first, "
+            "then mark it bad.")
+
+
 def mark(files: list[str], flag: str, why: str, user: str) -> MarkResult:
     """Mark cataloged `files` bad or ok with reason `why`; all or nothing."""
     if flag not in FLAGS:
@@ -114,19 +130,13 @@ def mark(files: list[str], flag: str, why: str, user: str) -> MarkResult:
         raise MarkBadError("A reason is required: up to 2000 letters, digits, spaces and . _ / , = - +")
     files = parse_file_list(" ".join(files))
     if flag == "bad":
-        latest = contexts.get_pointer("latest")
-        if latest:
-            in_latest = sorted(set(files) & set_context.closure(latest))
-            if in_latest:
-                raise MarkBadError(
-                    f"{', '.join(in_latest[:10])} {'is' if len(in_latest) == 1 else 'are'} in the latest context "
-                    f"'{latest}'. Make a context without {'it' if len(in_latest) == 1 else 'them'} latest first, "
-                    "then mark it bad.")
+        refuse_files_of_latest(files, contexts.get_pointer("latest"))  # refuse early, outside the transaction
     graph = context_graph()
     mappings = {f for f in files if storage.is_mapping(f)}
     result = MarkResult(flag, files)
     with transaction.atomic():
         if flag == "bad":
+            refuse_files_of_latest(files, set_context.lock_latest())  # again: latest may have moved meanwhile
             FileRecord.objects.filter(name__in=files).update(rejected=True)
             users = sorted(mappings_using(mappings, graph))
             changed = set(FileRecord.objects.filter(name__in=users, blacklisted=False).values_list("name", flat=True))

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 from django.db.models import Q, QuerySet
 
-from interactive import cache, catalog
-from interactive.models import FILE_STATES, INACTIVE_STATES, FileRecord
+from interactive import cache, catalog, delivery
+from interactive.models import FILE_STATES, INACTIVE_STATES, TRANSITORY_STATES, FileRecord
 
 # Columns a browse table shows and may sort on; the key is the URL word.
 COLUMNS = {
@@ -137,8 +137,24 @@ def query(filters: Filters) -> QuerySet[FileRecord]:
     elif filters.bad == "exclude":
         qs = qs.exclude(bad)
     if filters.status and filters.status != "bad":
-        qs = qs.filter(state=filters.status).exclude(bad)
+        qs = qs.filter(_status_is(filters.status)).exclude(bad)
     return qs
+
+
+def pending_statuses() -> dict[str, str]:
+    """{catalog_link: live archive status} of the deliveries of transitory records, one look each (§6.3)."""
+    links = FileRecord.objects.filter(state__in=TRANSITORY_STATES).values_list("catalog_link", flat=True).distinct()
+    return {link: delivery.catalog_status(link) for link in links}
+
+
+def _status_is(status: str) -> Q:
+    """Records whose derived status (§3.2) is `status`, for records that are not bad.
+
+    A settled state is its own status; a transitory record shows the archive
+    progress of its delivery, read per delivery catalog rather than per row.
+    """
+    links = [link for link, live in pending_statuses().items() if live == status]
+    return (Q(state=status) & ~Q(state__in=TRANSITORY_STATES)) | Q(state__in=TRANSITORY_STATES, catalog_link__in=links)
 
 
 def order_by(sort: str) -> tuple[str, ...]:
@@ -185,4 +201,6 @@ def choices() -> dict[str, list[str]]:
 
 
 def _key(filters: Filters) -> str:
-    return hashlib.sha1(repr(sorted(asdict(filters).items())).encode()).hexdigest()
+    """The cache key of a filter; a status filter's count also depends on the delivery area's renames."""
+    live = sorted(pending_statuses().items()) if filters.status not in ("", "bad") else []
+    return hashlib.sha1(repr((sorted(asdict(filters).items()), live)).encode()).hexdigest()

@@ -250,7 +250,8 @@ class DeliveryRow:
 
 
 def deliveries(since: datetime.datetime | None = None) -> list[DeliveryRow]:
-    """One row per delivery catalog, newest first, with the live status of its first file."""
+    """One row per delivery catalog, newest first, with the derived status of its first file (§3.2)."""
+    from interactive.filedetails import status as derived_status  # filedetails imports this module
     rows = AuditAction.objects.filter(filename__endswith=".cat").order_by("-date", "-id")
     if since is not None:
         rows = rows.filter(date__gte=since)
@@ -264,6 +265,6 @@ def deliveries(since: datetime.datetime | None = None) -> list[DeliveryRow]:
         status = ARCHIVED
         if files:
             record = FileRecord.objects.filter(name=files[0]).first()
-            status = archive_status(record) if record else "unknown"
+            status = derived_status(record) if record else "unknown"
         result.append(DeliveryRow(row.date, row.user, row.action, status, row.filename, row.why, files))
     return result

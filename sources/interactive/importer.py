@@ -47,6 +47,7 @@ READ_ONLY = 0o444
 HEADER_RE = re.compile(r"^header\s*=\s*(\{.*?^\})", re.S | re.M)
 # Quoted file names inside a mapping's selector: the files the mapping refers to.
 NAMED_FILE_RE = re.compile(r"'([A-Za-z0-9_.\-]+\.[A-Za-z0-9]+)'")
+GEIS_HEADER_RE = re.compile(r"\.r\dh$")  # its data file, .rNd, goes wherever it goes
 # The pmap selector parameter of each observatory, as in its published pmaps.
 INSTRUMENT_PARKEYS = {"hst": "INSTRUME", "jwst": "META.INSTRUMENT.NAME", "roman": "ROMAN.META.INSTRUMENT.NAME"}
 POINTER_KEYS = (("latest", "operational_context"), ("edit", "edit_context"), ("versions", "versions_context"))
@@ -334,7 +335,7 @@ def closure(root: str, children: dict[str, tuple[str, ...]]) -> set[str]:
             continue
         seen.add(name)
         todo.extend(children.get(name, ()))
-    partners = {n[:-1] + "d" for n in seen if re.search(r"\.r\dh$", n)}
+    partners = {n[:-1] + "d" for n in seen if GEIS_HEADER_RE.search(n)}
     return seen | partners
 
 
@@ -357,6 +358,31 @@ def users_of(rejected: Iterable[str], children: dict[str, tuple[str, ...]]) -> s
         found.add(name)
         todo.extend(parents.get(name, ()))
     return found
+
+
+def activation_dates(history: list[ContextHistory],
+                     children: dict[str, tuple[str, ...]]) -> dict[str, datetime.datetime]:
+    """{file: start of the first history context whose closure holds it}: when it first became latest (§2.1).
+
+    Contexts are walked oldest first, and a mapping already dated is not
+    walked again: everything it names was dated with it, no later.  So each
+    mapping is read once however many contexts share it.
+    """
+    dated: dict[str, datetime.datetime] = {}
+    for row in sorted(history, key=lambda row: row.start_date):
+        start = row.start_date
+        todo = [] if row.context in dated else [row.context]
+        dated.setdefault(row.context, start)
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child in dated:
+                    continue
+                dated[child] = start
+                if child in children:
+                    todo.append(child)
+                elif GEIS_HEADER_RE.search(child):
+                    dated.setdefault(child[:-1] + "d", start)  # the GEIS data file goes with its header
+    return dated
 
 
 def parse_history(entries: object, problems: list[str]) -> list[ContextHistory]:
@@ -556,10 +582,7 @@ def import_cache(cache_dir: str | Path, force: bool = False, user: str | None = 
     rejected = {str(name) for name in info.get("bad_files_list") or []}
     blacklisted = users_of(rejected, children)
     history = parse_history(info.get("context_history"), problems)
-    activations: dict[str, datetime.datetime] = {}
-    for row in history:
-        if row.context not in activations or row.start_date < activations[row.context]:
-            activations[row.context] = row.start_date
+    activations = activation_dates(history, children)
 
     everything = mappings + references + missing
     names = {s.name for s in everything}

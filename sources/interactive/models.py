@@ -86,8 +86,15 @@ class FileRecord(models.Model):
 
     @property
     def available(self) -> bool:
-        """Distributable: in one of the site's distribution states and not pending."""
-        return self.state in settings.CRDS_DISTRIBUTION_STATES
+        """Distributable: in one of the site's distribution states and not pending.
+
+        A transitory record is re-evaluated first (§2.1), storing `archived` once
+        its delivery catalog has left the delivery area, so one file's answer
+        never waits for the 5-minute update; bulk listings read the stored state.
+        """
+        from interactive import delivery  # delivery imports this module
+
+        return delivery.refresh(self) in settings.CRDS_DISTRIBUTION_STATES
 
 
 class AuditAction(models.Model):

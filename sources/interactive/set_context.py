@@ -27,6 +27,7 @@ from interactive.models import (
     TRANSITORY_STATES,
     USABLE_STATES,
     BuildContext,
+    ContextPointer,
     FileRecord,
 )
 
@@ -65,6 +66,19 @@ def closure(context: str) -> set[str]:
     except contexts.ContextError as exc:
         raise SetContextError(str(exc)) from None
     return names | {n[:-1] + "d" for n in names if re.search(r"\.r\dh$", n)}
+
+
+def lock_latest() -> str:
+    """The latest context, its pointer row locked until the caller's transaction ends.
+
+    Set Context and Mark Bad both take this lock and then repeat their checks,
+    so neither can act on a latest context the other has just changed (§7).
+    MariaDB locks the row (SELECT ... FOR UPDATE); on SQLite, where that is a
+    no-op, every transaction begins IMMEDIATE and so already holds the one
+    write lock.
+    """
+    row, _ = ContextPointer.objects.select_for_update().get_or_create(kind="latest", defaults={"context": ""})
+    return row.context
 
 
 def rejected_in(names: set[str]) -> list[str]:
@@ -130,6 +144,17 @@ def check_context(kind: str, context: str) -> tuple[str, str]:
     return kind, old
 
 
+def clean_closure(context: str) -> set[str]:
+    """The closure of a context about to become latest; refused if any file in it is rejected (§4.3 rule 3)."""
+    names = closure(context)
+    bad = rejected_in(names)
+    if bad:
+        shown = ", ".join(bad[:4]) + (" ..." if len(bad) > 4 else "")
+        raise SetContextError(f"Context '{context}' contains known bad files and cannot be made the default: "
+                              f"{shown}")
+    return names
+
+
 def set_context(kind: str, context: str, description: str, user: str, cal_ver: str = "",
                 now: datetime.datetime | None = None) -> SetContextResult:
     """Make `context` the `kind` context; the whole change commits together or not at all."""
@@ -138,16 +163,14 @@ def set_context(kind: str, context: str, description: str, user: str, cal_ver: s
     kind, _old = check_context(kind, context)
     if kind == "build" and (not cal_ver or not CAL_VER_RE.match(cal_ver)):
         raise SetContextError("A build context needs a calibration software version (CAL_VER), e.g. 1.14.0.")
-    names: set[str] = set()
     if kind == "latest":
-        names = closure(context)
-        bad = rejected_in(names)
-        if bad:
-            shown = ", ".join(bad[:4]) + (" ..." if len(bad) > 4 else "")
-            raise SetContextError(f"Context '{context}' contains known bad files and cannot be made the default: "
-                                  f"{shown}")
+        clean_closure(context)  # refuse early; loads the rules outside the transaction
     now = now or datetime.datetime.now()
     with transaction.atomic():
+        names: set[str] = set()
+        if kind == "latest":
+            lock_latest()
+            names = clean_closure(context)  # again: a file may have been marked bad meanwhile
         old = contexts.get_pointer(kind)
         if old == context:  # another operator got there first
             raise SetContextError(f"Context '{context}' is already in use for the {kind} context.")

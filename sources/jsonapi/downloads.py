@@ -51,7 +51,10 @@ def servable(name: str, kind: str | None = None) -> tuple[str, str]:
         record = FileRecord.objects.filter(name=name).exclude(state__in=INACTIVE_STATES).first()
         if record is None or (kind and record.type != kind):
             raise Unavailable(f"File '{name}' is not known to CRDS.")
-        raise Unavailable(f"File '{name}' is not yet available for distribution.")
+        # A delivered file the archive has just taken is stored `archived` here, and so indexed.
+        entry = cache.distributable_index().get(name) if record.available else None
+        if entry is None:
+            raise Unavailable(f"File '{name}' is not yet available for distribution.")
     if not entry[1]:
         raise Unavailable(f"File '{name}' is known to CRDS but this server does not hold a copy.")
     return entry[0], entry[2]

@@ -28,8 +28,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import TestCase
 
-from interactive import contexts, headers, importer, storage
-from interactive.models import AuditAction, ContextHistory, ContextPointer, FileRecord
+from interactive import contexts, headers, importer, set_context, storage
+from interactive.models import ACTIVATION_PLACEHOLDER, AuditAction, ContextHistory, ContextPointer, FileRecord
 
 CACHE = testing.test_cache()
 SERVER_CONFIG = ast.literal_eval((CACHE / "config/hst/server_config").read_text())
@@ -95,6 +95,21 @@ class ImportedTestCacheTests(CatalogTestCase):
         self.assertEqual(pmap.activation_date, datetime.datetime(2019, 9, 9, 16, 9, 51))
         imap = self.record("hst_acs_0421.imap")
         self.assertEqual((imap.instrument, imap.filekind), ("acs", ""))
+
+    def test_latest_closure_is_dated_by_the_first_history_context_holding_it(self):
+        latest, previous = "hst_0729.pmap", "hst_0728.pmap"
+        started = {row.context: row.start_date for row in contexts.public_history()}
+        new_in_latest = set_context.closure(latest) - set_context.closure(previous)
+        self.assertTrue({"hst_wfc3_0431.imap", "hst_wfc3_darkfile_0390.rmap"} <= new_in_latest)
+        dates = dict(FileRecord.objects.values_list("name", "activation_date"))
+        for name in new_in_latest & set(dates):
+            self.assertEqual(dates[name], started[latest], name)
+        undated = sorted(n for n in set_context.closure(latest) if dates.get(n) == ACTIVATION_PLACEHOLDER)
+        self.assertEqual(undated, [])
+        kept = sorted((set_context.closure(latest) & set_context.closure(previous)) & set(dates))
+        self.assertTrue(all(dates[name] <= started[previous] for name in kept))
+        result = set_context.set_context("latest", previous, "Back one context", "operator")
+        self.assertEqual(result.activated, 0)
 
     def test_reference_fields_come_from_its_header(self):
         path = CACHE / "references/hst/v8q14451j_idc.fits"

@@ -6,12 +6,14 @@ import json
 from unittest import mock
 
 import crds
-from crds_server.testing import CatalogTestCase
+from crds.refactoring.checksum import update_checksum
+from crds_server.testing import CatalogTestCase, error_message
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from interactive import badfiles, catalog
-from interactive.models import AuditAction, FileRecord
+from interactive import badfiles, catalog, storage
+from interactive.models import AuditAction, ContextPointer, FileRecord
+from interactive.tests.page_support import server_failure
 from interactive.tests.smtp_sink import STATUS, SmtpSinkMixin
 
 LATEST, PREVIOUS = "hst_0729.pmap", "hst_0728.pmap"
@@ -159,3 +161,22 @@ class MarkBadPageTests(CatalogTestCase):
         response = client.post("/mark_bad/", {"file_known": LATEST, "badflag": "bad", "why": "no"})
         self.assertContains(response, "is in the latest context", status_code=400)
         self.assertContains(response, 'id="error_message"', status_code=400)
+
+    def test_unreadable_latest_context_is_a_clear_refusal(self):
+        broken = "hst_0999.pmap"  # hst_0729.pmap with a WFC3 imap the cache does not hold
+        path = storage.cache_path(broken)
+        path.write_text(storage.cache_path(LATEST).read_text().replace(LATEST, broken)
+                        .replace("hst_wfc3_0431.imap", "hst_wfc3_0999.imap"))
+        self.addCleanup(path.unlink, True)
+        update_checksum(str(path))
+        ContextPointer.objects.filter(kind="latest").update(context=broken)
+        client = Client()
+        client.force_login(self.operator)
+        response = client.post("/mark_bad/", {"file_known": DARK, "badflag": "bad", "why": "Wrong darks"})
+        self.assertEqual(response.status_code, 400)
+        self.assertFalse(server_failure(response))
+        self.assertIn(f"Cannot check the files against the latest context '{broken}', so nothing was marked",
+                      error_message(response))
+        self.assertIn("hst_wfc3_0999.imap", error_message(response))
+        self.assertEqual(flags(DARK)[DARK], (False, False))
+        self.assertFalse(AuditAction.objects.filter(action="blacklist").exists())

@@ -131,9 +131,12 @@ def test_get_file_info(rpc):
     assert "Invalid file name" in rpc.error("get_file_info", "hst", "../secret")
     assert "Invalid file name" in rpc.error("get_file_info", "hst", "hst_0729.pmap\n")
     assert "Mismatch" in rpc.error("get_file_info", "jwst", "hst_0729.pmap")
-    FileRecord.objects.filter(name="m4r1753rj_bia.fits").update(state="archiving-failed")
-    cache.invalidate()
-    assert "is not yet available" in rpc.error("get_file_info", "hst", "m4r1753rj_bia.fits")
+    failed = testing.archive_failed("m4r1753rj_bia.fits")
+    try:
+        cache.invalidate()
+        assert "is not yet available" in rpc.error("get_file_info", "hst", "m4r1753rj_bia.fits")
+    finally:
+        failed.unlink()
 
 
 def test_list_mappings_and_references(rpc):

@@ -4,6 +4,7 @@ import ast
 import hashlib
 
 import pytest
+from crds_server.testing import archive_failed
 from interactive import cache, storage
 from interactive.models import FileRecord
 
@@ -67,16 +68,19 @@ def test_pending_uploads_in_the_cache_are_not_served(downloads):
     name = "zzzz9999z_bia.fits"
     path = storage.cache_path(name)
     path.write_bytes(b"SIMPLE  =  T unconfirmed")
+    failed = None
     try:
         FileRecord.objects.create(name=name, type="reference", observatory="hst", state="uploaded")
         assert downloads.get(f"/unchecked_get/references/hst/{name}").status_code == 404
         assert downloads.get(f"/get/{name}").status_code == 404
-        FileRecord.objects.filter(name=name).update(state="archiving-failed")
+        failed = archive_failed(name)
         cache.invalidate()
         response = downloads.get(f"/get/{name}")
         assert response.status_code == 404 and "not yet available" in response.content.decode()
     finally:
         path.unlink()
+        if failed:
+            failed.unlink()
 
 
 def test_brokered_get_redirects_to_the_download_url(downloads):
