@@ -179,7 +179,7 @@ def _confirm(result: StoredResult, user: str) -> dict:
     names = _check_files(result)
     generated: list[str] = []
     made = None
-    locks.acquire(*CONTEXT_LOCK, user=user, max_age=CONTEXT_LOCK_MAX_AGE, timeout=CONTEXT_LOCK_WAIT)
+    context_lock = locks.acquire(*CONTEXT_LOCK, user=user, max_age=CONTEXT_LOCK_MAX_AGE, timeout=CONTEXT_LOCK_WAIT)
     try:
         original = params.get("pmap", "")
         final = original
@@ -202,7 +202,7 @@ def _confirm(result: StoredResult, user: str) -> dict:
         submission.destroy_uploaded(generated)
         raise
     finally:
-        locks.release(*CONTEXT_LOCK, user=user)
+        locks.release_lock(context_lock)
     folder = storage.ingest_dir(result.user)
     storage.discard(*(folder / upload for upload in params.get("uploaded_basenames", [])))
     collision_list = [[n, r.derived_from, submission.collisions(n, r.derived_from)]
