@@ -70,11 +70,12 @@ def _channel(key: str) -> Channel:
         raise ChannelNotFound(key) from None
 
 
-def _write(key: str, type_: str, data) -> None:
-    """Store one message.  Abort requests propagate; any other failure is logged, never raised."""
+def _write(key: str, type_: str, data, stoppable: bool = True) -> None:
+    """Store one message.  Abort requests propagate from a stoppable write; any other failure is
+    logged, never raised."""
     try:
         channel = _channel(key)
-        if channel.aborted:
+        if channel.aborted and stoppable:
             raise Aborted()
         Message.objects.create(channel=channel, type=type_, data=data)
     except Aborted:
@@ -89,8 +90,13 @@ def write(key: str, text: str) -> None:
 
 
 def done(key: str, status: int, result: str) -> None:
-    """The final message: status 0 and the absolute result URL, or 1 and the error text."""
-    _write(key, "done", {"status": int(status), "result": html.escape(result) if isinstance(result, str) else result})
+    """The final message: status 0 and the absolute result URL, or 1 and the error text.
+
+    Sent when the work is over, so an abort cannot stop anything any more: it is
+    stored all the same and never raises, and finished work is never reported as an error.
+    """
+    _write(key, "done", {"status": int(status), "result": html.escape(result) if isinstance(result, str) else result},
+           stoppable=False)
 
 
 def fail(key: str, text: str) -> None:

@@ -76,6 +76,13 @@ class ChannelServiceTests(TestCase):
         self.assertEqual(str(caught.exception), "External agent requested calling process termination.")
         self.assertEqual(len(service.pull(self.key, 0)), 1)
 
+    def test_done_after_an_abort_is_stored_and_never_raises(self):
+        service.abort(self.key)
+        service.done(self.key, service.OK, "http://server/display_result/x")
+        messages = service.pull(self.key, 0)
+        self.assertEqual([(m["type"], m["data"]) for m in messages],
+                         [("done", {"status": 0, "result": "http://server/display_result/x"})])
+
     def test_write_to_a_missing_channel_never_raises(self):
         service.write(str(uuid.uuid4()), "lost")
         self.assertFalse(Message.objects.filter(data="lost").exists())
