@@ -110,3 +110,23 @@ class SubmissionPageTests(SubmissionTestCase):
         self.assertNotEqual(done.data["result"].rsplit("/", 1)[1], result_id)
         self.assertFalse(Lock.objects.filter(user="alice").exists())
         self.assertIn("/login/", client.get("/batch_submit_references/")["Location"])
+
+    def test_a_failed_delivery_is_shown_logged_and_rolled_back(self):
+        self.upload(BIAS)
+        result = self.submit()
+        client = self.login()
+        (self.files_root / "deliveries").write_text("a file where the delivery directory must be")
+        with self.assertLogs("interactive.submission_views", "ERROR") as logged:
+            response = client.post("/submit_confirm/", {"results_id": result.name, "button": "confirm"})
+        self.assertEqual(response.status_code, 500)
+        self.assertRegex(error_message(response),
+                         r"^Delivery failed: cannot link deliveries for opus_\d+_i\.cat: File exists\.$")
+        self.assertIn("Traceback", logged.output[0])
+        self.assertIn(result.name, logged.output[0])
+        result.refresh_from_db()
+        self.assertEqual(result.parameters["disposition"], "")
+        self.assertEqual(contexts.get_pointer("edit"), "hst_0729.pmap")
+        self.assertFalse(FileRecord.objects.filter(name="hst_0730.pmap").exists())
+        self.assertTrue(all(FileRecord.objects.get(name=n).state == "uploaded"
+                            for n in result.parameters["new_file_map"].values()))
+        self.assertTrue(Lock.objects.filter(user="alice", type="instrument").exists())  # still logged in to retry
