@@ -139,6 +139,20 @@ class JsonRpcTests(TestCase):
         client.post("/json/", body, content_type="application/x-www-form-urlencoded")
         self.assertTrue(Channel.objects.get(key=key).aborted)
 
+    def test_an_infinite_or_huge_since_id_is_a_clear_error(self):
+        key = service.open_channel("alice")
+        service.write(key, "hello")
+        for since in ("Infinity", "-Infinity", "1e400", str(2**63), str(-2**64)):
+            with self.subTest(since=since), self.assertNoLogs("jsonapi", "ERROR"):
+                # Python's json reads Infinity and 1e400 as float('inf'), which json.dumps would not write.
+                body = f'{{"jsonrpc": "1.0", "method": "jpoll_pull_messages", "params": ["{key}", {since}], "id": 1}}'
+                reply = Client().post("/json/", body, content_type="application/x-www-form-urlencoded").json()
+                self.assertIsNone(reply["result"])
+                self.assertEqual(reply["error"]["message"], "OtherError: since_id must be a message id: an integer, "
+                                                            "or -1 for every message.")
+        self.assertEqual([m["data"] for m in service.pull(key, 2**63 - 1)], [])
+        self.assertEqual([m["data"] for m in service.pull(key, -1)], ["hello"])
+
     def test_unknown_channel_error_the_client_recognises(self):
         body = json.dumps({"jsonrpc": "1.0", "method": "jpoll_pull_messages", "params": [str(uuid.uuid4()), "0"],
                            "id": "t-1"})
