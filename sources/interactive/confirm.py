@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from interactive import cache, certify, contexts, delivery, mail, naming, set_context, storage, submission
+from interactive import badfiles, cache, certify, contexts, delivery, mail, naming, set_context, storage, submission
 from interactive.models import UPLOADED, AuditAction, FileRecord, StoredResult
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,11 @@ def _confirm(result: StoredResult, user: str) -> dict:
 
 
 def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> list[str]:
-    """New imaps and a new pmap naming `new_rmaps`, derived from `pmap`; cataloged as uploaded."""
+    """New imaps and a new pmap naming `new_rmaps`, derived from `pmap`; cataloged as uploaded.
+
+    Each is blacklisted at once when it contains a rejected mapping (§3.4), as one derived from a
+    blacklisted context can.
+    """
     from crds.refactoring import newcontext
 
     params = result.parameters
@@ -243,7 +247,7 @@ def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> 
             instrument, filekind = naming.mapping_properties(new)
             FileRecord.objects.filter(name=new).update(
                 derived_from=old, sha1sum=storage.sha1_file(path), size=path.stat().st_size, uploaded_as=new,
-                instrument=instrument, filekind=filekind)
+                instrument=instrument, filekind=filekind, blacklisted=bool(badfiles.blacklisted_by(new)))
     except BaseException:
         submission.destroy_uploaded(made)
         raise
