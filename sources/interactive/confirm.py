@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from interactive import cache, certify, contexts, delivery, mail, naming, set_context, storage, submission
+from interactive import badfiles, cache, certify, contexts, delivery, mail, naming, set_context, storage, submission
 from interactive.models import UPLOADED, AuditAction, FileRecord, StoredResult
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ BUTTONS = ("confirm", "cancel", "force")
 CONFIRMED_TEMPLATE = "interactive/submission_confirmed.html"
 CONTEXT_LOCK = ("context", "all")
 CONTEXT_LOCK_WAIT = 24 * 3600.0  # seconds: in practice, without limit
-CONTEXT_LOCK_MAX_AGE = 3600  # seconds: a lock left by a killed worker is taken over after this
+CONTEXT_LOCK_MAX_AGE = 4 * 3600  # seconds: a lock left by a killed worker is taken over after this (§8.2)
 KIND_TITLES = {"batch submit": "Batch Submit", "submit file": "Submit File", "delete references": "Delete References",
                "add references": "Add References", "submit mappings": "Submit Mappings",
                "submit references": "Submit References"}
@@ -179,7 +179,7 @@ def _confirm(result: StoredResult, user: str) -> dict:
     names = _check_files(result)
     generated: list[str] = []
     made = None
-    locks.acquire(*CONTEXT_LOCK, user=user, max_age=CONTEXT_LOCK_MAX_AGE, timeout=CONTEXT_LOCK_WAIT)
+    context_lock = locks.acquire(*CONTEXT_LOCK, user=user, max_age=CONTEXT_LOCK_MAX_AGE, timeout=CONTEXT_LOCK_WAIT)
     try:
         original = params.get("pmap", "")
         final = original
@@ -202,7 +202,7 @@ def _confirm(result: StoredResult, user: str) -> dict:
         submission.destroy_uploaded(generated)
         raise
     finally:
-        locks.release(*CONTEXT_LOCK, user=user)
+        locks.release_lock(context_lock)
     folder = storage.ingest_dir(result.user)
     storage.discard(*(folder / upload for upload in params.get("uploaded_basenames", [])))
     collision_list = [[n, r.derived_from, submission.collisions(n, r.derived_from)]
@@ -214,7 +214,11 @@ def _confirm(result: StoredResult, user: str) -> dict:
 
 
 def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> list[str]:
-    """New imaps and a new pmap naming `new_rmaps`, derived from `pmap`; cataloged as uploaded."""
+    """New imaps and a new pmap naming `new_rmaps`, derived from `pmap`; cataloged as uploaded.
+
+    Each is blacklisted at once when it contains a rejected mapping (§3.4), as one derived from a
+    blacklisted context can.
+    """
     from crds.refactoring import newcontext
 
     params = result.parameters
@@ -243,7 +247,7 @@ def generate_contexts(pmap: str, new_rmaps: list[str], result: StoredResult) -> 
             instrument, filekind = naming.mapping_properties(new)
             FileRecord.objects.filter(name=new).update(
                 derived_from=old, sha1sum=storage.sha1_file(path), size=path.stat().st_size, uploaded_as=new,
-                instrument=instrument, filekind=filekind)
+                instrument=instrument, filekind=filekind, blacklisted=bool(badfiles.blacklisted_by(new)))
     except BaseException:
         submission.destroy_uploaded(made)
         raise

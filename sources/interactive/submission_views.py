@@ -6,6 +6,7 @@ reach browsers and the `crds submit` client in div#error_message.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -18,8 +19,10 @@ from jpoll import service as jpoll
 from locking import service as locks
 from locking.access import FILE_SUBMISSION, group_required, instrument_lock_required
 
-from interactive import certify, confirm, contexts, submission
+from interactive import certify, confirm, contexts, delivery, naming, submission, web
 from interactive.results import result_url
+
+log = logging.getLogger(__name__)
 
 FALSE_TEXTS = ("false", "0", "0.0", "f", "")
 
@@ -74,6 +77,12 @@ def batch_submit_references(request):
     return redirect("display_result", result_id=result.name)
 
 
+def delivery_failure(exc: Exception) -> str:
+    """What the user reads when a confirm could not deliver; the confirm was undone, so they may retry."""
+    reason = web.strip_paths(str(exc)).removeprefix("Delivery failed: ")
+    return f"Delivery failed: {reason}"
+
+
 def _decide(request):
     """Carry out the button; the confirmation page itself is the answer (the user is logged out)."""
     user = request.user.get_username()
@@ -84,7 +93,11 @@ def _decide(request):
                                   result_url=lambda rid: result_url(request, rid))
     except confirm.ConfirmError as exc:
         return render(request, "locking/refused.html", {"error_message": str(exc)})
+    except (delivery.DeliveryError, naming.NamingError) as exc:
+        log.exception("Delivery of submission %s for %s failed", request.POST.get("results_id", "")[:64], user)
+        return render(request, "locking/refused.html", {"error_message": delivery_failure(exc)}, status=500)
     except Exception:
+        log.exception("Decision on submission %s by %s failed", request.POST.get("results_id", "")[:64], user)
         return render(request, "locking/refused.html", {"error_message": "internal server error"}, status=500)
     channel = request.session.get(jpoll.SESSION_KEY, "")
     if channel:

@@ -15,6 +15,8 @@ def jpoll_pull_messages(key, since_id=None) -> list[dict]:
         return service.pull(key, since_id)
     except service.ChannelNotFound as exc:
         raise ChannelNotFoundError(str(exc)) from None
+    except service.BadSinceId as exc:
+        raise RpcError(str(exc)) from None
 
 
 @rpc_method

@@ -27,11 +27,17 @@ MAX_AGE = datetime.timedelta(days=1)  # channels older than this are removed by 
 ABORTED_TEXT = "External agent requested calling process termination."
 
 OK, FAILED, CANCELLED = 0, 1, 3
+MAX_ID = 2**63 - 1  # the largest message id a database column holds
 
 
 class ChannelNotFound(Exception):
     def __init__(self, key: str):
         super().__init__(f"Channel key {str(key)[:40]!r} not found.")
+
+
+class BadSinceId(ValueError):
+    def __init__(self):
+        super().__init__("since_id must be a message id: an integer, or -1 for every message.")
 
 
 class Aborted(Exception):
@@ -70,11 +76,12 @@ def _channel(key: str) -> Channel:
         raise ChannelNotFound(key) from None
 
 
-def _write(key: str, type_: str, data) -> None:
-    """Store one message.  Abort requests propagate; any other failure is logged, never raised."""
+def _write(key: str, type_: str, data, stoppable: bool = True) -> None:
+    """Store one message.  Abort requests propagate from a stoppable write; any other failure is
+    logged, never raised."""
     try:
         channel = _channel(key)
-        if channel.aborted:
+        if channel.aborted and stoppable:
             raise Aborted()
         Message.objects.create(channel=channel, type=type_, data=data)
     except Aborted:
@@ -89,8 +96,13 @@ def write(key: str, text: str) -> None:
 
 
 def done(key: str, status: int, result: str) -> None:
-    """The final message: status 0 and the absolute result URL, or 1 and the error text."""
-    _write(key, "done", {"status": int(status), "result": html.escape(result) if isinstance(result, str) else result})
+    """The final message: status 0 and the absolute result URL, or 1 and the error text.
+
+    Sent when the work is over, so an abort cannot stop anything any more: it is
+    stored all the same and never raises, and finished work is never reported as an error.
+    """
+    _write(key, "done", {"status": int(status), "result": html.escape(result) if isinstance(result, str) else result},
+           stoppable=False)
 
 
 def fail(key: str, text: str) -> None:
@@ -106,10 +118,7 @@ def abort(key: str) -> None:
 def pull(key: str, since_id) -> list[dict]:
     """Messages with id > `since_id`, in order; a non-integer `since_id` means "since the last pull"."""
     channel = _channel(key)
-    try:
-        since = int(since_id)
-    except (TypeError, ValueError):
-        since = channel.last_returned
+    since = _since(since_id, channel.last_returned)
     rows = list(Message.objects.filter(channel=channel, id__gt=since).order_by("id"))
     if rows:
         Channel.objects.filter(pk=channel.pk, last_returned__lt=rows[-1].id).update(last_returned=rows[-1].id)
@@ -120,6 +129,19 @@ def pull(key: str, since_id) -> list[dict]:
         "data": m.data,
         "channel": key,
     } for m in rows]
+
+
+def _since(since_id, last_returned: int) -> int:
+    """`since_id` as an id; a non-integer means `last_returned`, an infinite or huge number is refused."""
+    try:
+        since = int(since_id)
+    except (TypeError, ValueError):
+        return last_returned
+    except OverflowError:
+        raise BadSinceId() from None
+    if abs(since) > MAX_ID:
+        raise BadSinceId()
+    return since
 
 
 def last_id(key: str) -> int:

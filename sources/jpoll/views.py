@@ -27,6 +27,8 @@ def pull_messages(request, key: str, since_id: str):
         return JsonResponse(service.pull(key, since_id), safe=False)
     except service.ChannelNotFound as exc:
         return JsonResponse({"error": str(exc)}, status=404)
+    except service.BadSinceId as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
 
 
 @never_cache

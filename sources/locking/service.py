@@ -4,6 +4,11 @@ Race freedom comes from the database: the unique `locked_object` column lets
 exactly one insert win, expired rows are taken over by a conditional delete,
 and refreshes are conditional updates, so two servers or threads never both
 believe they hold a lock.
+
+Instrument locks belong to a user's login: a second login re-enters the same
+lock and a logout in any session drops it (§8.3).  Every other lock, such as
+the global context lock, belongs to one acquisition: it is never re-entered,
+not even by its holder, and only the returned Lock releases it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from locking.models import Lock
 
 INSTRUMENT = "instrument"
 INSTRUMENT_MAX_AGE = 4 * 3600  # seconds; slides forward with the holder's requests
+LOGIN_TYPES = (INSTRUMENT,)  # re-entered by their holder, released at logout
 LOGIN_TIMEOUT = 2.0  # seconds a login waits for a held instrument
 REFRESH_GRANULARITY = 60  # seconds; a lock refreshed this recently is not written again
 _PART_RE = re.compile(r"^[^$]{1,120}\Z")
@@ -49,7 +55,7 @@ def _try_acquire(key: str, type_: str, name: str, user: str, max_age: int) -> Lo
         Lock.objects.filter(locked_object=key, expires_on__lt=now).delete()
         existing = Lock.objects.select_for_update().filter(locked_object=key).first()
         if existing is not None:
-            if existing.user != user:
+            if existing.user != user or type_ not in LOGIN_TYPES:
                 raise ResourceLockedError(existing)
             Lock.objects.filter(pk=existing.pk).update(expires_on=_expiry(now, max_age), max_age=max_age)
             existing.refresh_from_db()
@@ -66,8 +72,10 @@ def _try_acquire(key: str, type_: str, name: str, user: str, max_age: int) -> Lo
 def acquire(type_: str, name: str, user: str, max_age: int = 0, timeout: float = 0.0) -> Lock:
     """Take the lock `type_$name` for `user`, waiting up to `timeout` seconds.
 
-    The holder re-acquiring keeps the same lock (same id).  Raises
-    ResourceLockedError naming the owner when the lock stays held.
+    The holder re-acquiring an instrument lock keeps the same lock (same id);
+    any other lock waits for its release even by its holder, so two operations
+    of one user never both hold it.  Raises ResourceLockedError naming the
+    owner when the lock stays held.
     """
     key = _key(type_, name)
     deadline = time.monotonic() + timeout
@@ -112,9 +120,18 @@ def release(type_: str, name: str, user: str) -> bool:
     return Lock.objects.filter(locked_object=_key(type_, name), user=user).delete()[0] > 0
 
 
+def release_lock(lock: Lock) -> bool:
+    """Release exactly the acquisition `lock`; False if it already expired and was taken over."""
+    return Lock.objects.filter(pk=lock.pk, created_on=lock.created_on).delete()[0] > 0
+
+
 def release_all(user: str) -> int:
-    """Release every lock `user` holds (logout, after a confirmed submission)."""
-    return Lock.objects.filter(user=user).delete()[0]
+    """Release the login locks `user` holds (logout, after a confirmed submission).
+
+    Locks of running operations, such as a confirm's context lock, stay with
+    the operation, which releases them itself.
+    """
+    return Lock.objects.filter(user=user, type__in=LOGIN_TYPES).delete()[0]
 
 
 def clear_expired() -> int:

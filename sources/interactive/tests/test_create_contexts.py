@@ -7,12 +7,13 @@ from crds_server.testing import error_message
 from django.contrib.auth.models import User
 from django.test import Client
 
-from interactive import contexts, submission_kinds
+from interactive import badfiles, contexts, submission_kinds
 from interactive.models import UPLOADED, FileRecord
 from interactive.submission import SubmissionError
 from interactive.tests.test_submission import SubmissionTestCase
 
 OLDER_BIAS_RMAP = "hst_acs_biasfile_0344.rmap"  # cataloged, replaced by 0345 in hst_0729.pmap
+REJECTED_DARK = "hst_wfc3_darkfile_0389.rmap"  # in hst_0728.pmap (via hst_wfc3_0430.imap), not in hst_0729.pmap
 
 
 class CreateContextsTests(SubmissionTestCase):
@@ -29,6 +30,21 @@ class CreateContextsTests(SubmissionTestCase):
         for name in params["generated"]:
             self.assertEqual(self.record(name).state, "delivered")
         self.assertTrue(params["catalog"])
+
+    def test_contexts_containing_a_rejected_mapping_are_blacklisted_when_cataloged(self):
+        badfiles.mark([REJECTED_DARK], "bad", "Wrong darks", self.user)
+        self.assertTrue(self.record("hst_0728.pmap").blacklisted)
+        params = submission_kinds.create_contexts(self.user, "hst_0728.pmap", [OLDER_BIAS_RMAP],
+                                                  "From the blacklisted context").parameters
+        new_pmap, new_imap = params["generated"]
+        self.assertEqual(crds.get_cached_mapping(new_pmap).get_imap("wfc3").basename, "hst_wfc3_0430.imap")
+        self.assertTrue(self.record(new_pmap).blacklisted)
+        self.assertFalse(self.record(new_imap).blacklisted)  # the new acs imap contains nothing rejected
+        self.assertEqual(badfiles.blacklisted_by(new_pmap), [REJECTED_DARK])
+
+    def test_contexts_of_clean_mappings_are_not_blacklisted(self):
+        params = submission_kinds.create_contexts(self.user, "hst_0729.pmap", [OLDER_BIAS_RMAP], "Clean").parameters
+        self.assertEqual([self.record(n).blacklisted for n in params["generated"]], [False, False])
 
     def test_bad_requests_change_nothing(self):
         cases = [

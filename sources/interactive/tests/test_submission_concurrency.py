@@ -2,7 +2,9 @@
 
 Two users holding locks on different instruments confirm together: the two
 new pmaps are consecutive and the later one carries both changes.  A
-double-clicked confirm confirms once.
+double-clicked confirm confirms once.  One user confirming two submissions
+at once (two tabs, two `crds submit --autoconfirm`) chains too: the context
+lock is not re-entered by its holder.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from jsonapi import live_server
 SETUP_USERS = """
 from django.contrib.auth.models import Group, User
 group = Group.objects.get_or_create(name="file_submission")[0]
-for name in ("alice", "bob"):
+for name in ("alice", "bob", "carol"):
     User.objects.create_user(name, f"{name}@example.org", "secret").groups.add(group)
 """
 
@@ -89,6 +91,11 @@ def imap_of(server, pmap: str, instrument: str) -> str:
     return re.search(rf"'{instrument.upper()}' : '([^']+)'", text).group(1)
 
 
+def derived_from(server, mapping: str) -> str:
+    text = (server.root / "file_cache" / "mappings" / "hst" / mapping).read_text()
+    return re.search(r"'derived_from' : '([^']+)'", text).group(1)
+
+
 def test_two_instruments_confirming_at_once_chain_and_a_double_click_confirms_once(server):
     alice, bob = Submitter(server, "alice", "acs"), Submitter(server, "bob", "cos")
     alice_result = alice.submit("hst_acs_biasfile_0001.fits")
@@ -114,3 +121,19 @@ def test_two_instruments_confirming_at_once_chain_and_a_double_click_confirms_on
                          "has expired."), errors
     pmaps = sorted(p.name for p in (server.root / "file_cache" / "mappings" / "hst").glob("hst_07[3-9]?.pmap"))
     assert pmaps == ["hst_0730.pmap", "hst_0731.pmap", "hst_0732.pmap"]
+
+
+def test_one_user_confirming_two_submissions_at_once_chains(server):
+    carol = Submitter(server, "carol", "cos")
+    ingest = server.root / "server_files" / "ingest" / "carol"
+    first = carol.submit("s7g1700hl_dead.fits")
+    (ingest / "s7g1700hl_dead.fits").unlink()  # the second submission is of the other file only
+    second = carol.submit("s7g1700gl_dead_overlap.fits")
+    token = carol.token(f"/display_result/{first}")
+    replies = run_together(lambda: carol.confirm(first, token), lambda: carol.confirm(second, token))
+    for reply in replies:
+        assert reply.status_code == 200 and not error_message(reply), error_message(reply)
+    older, newer = sorted(re.search(r"hst_07\d\d\.pmap(?=</a>)", r.text).group(0) for r in replies)
+    # The second confirm waited for the first one's context lock and derived from its pmap.
+    assert derived_from(server, newer) == older
+    assert derived_from(server, imap_of(server, newer, "cos")) == imap_of(server, older, "cos")

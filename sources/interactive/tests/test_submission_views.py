@@ -5,6 +5,7 @@ from __future__ import annotations
 from crds_server.testing import error_message
 from django.contrib.auth.models import User
 from django.test import Client
+from jpoll import service as jpoll
 from jpoll.models import Message
 from locking.models import Lock
 
@@ -91,3 +92,41 @@ class SubmissionPageTests(SubmissionTestCase):
         self.assertEqual(error_message(response), "This submission was already confirmed or cancelled.")
         response = client.post("/submit_confirm/", {"results_id": "not-a-result", "button": "confirm"})
         self.assertIn("Unknown submission result", error_message(response))
+
+    def test_confirm_after_the_channel_was_aborted_still_succeeds(self):
+        """The abort comes too late to stop anything: the confirm is reported, and the user logged out."""
+        client = self.login()
+        channel = client.get("/jpoll/open_channel/").json()
+        self.upload(BIAS)
+        self.assertEqual(client.post("/batch_submit_references/", self.form()).status_code, 302)
+        result_id = Message.objects.get(channel__key=channel, type="done").data["result"].rsplit("/", 1)[1]
+        jpoll.abort(channel)
+        confirmed = client.post("/submit_confirm/", {"results_id": result_id, "button": "confirm"})
+        self.assertEqual(confirmed.status_code, 200)
+        self.assertEqual(error_message(confirmed), "")
+        self.assertEqual(StoredResult.objects.get(name=result_id).parameters["disposition"], "confirmed")
+        done = Message.objects.filter(channel__key=channel, type="done").order_by("id").last()
+        self.assertEqual(done.data["status"], 0)
+        self.assertNotEqual(done.data["result"].rsplit("/", 1)[1], result_id)
+        self.assertFalse(Lock.objects.filter(user="alice").exists())
+        self.assertIn("/login/", client.get("/batch_submit_references/")["Location"])
+
+    def test_a_failed_delivery_is_shown_logged_and_rolled_back(self):
+        self.upload(BIAS)
+        result = self.submit()
+        client = self.login()
+        (self.files_root / "deliveries").write_text("a file where the delivery directory must be")
+        with self.assertLogs("interactive.submission_views", "ERROR") as logged:
+            response = client.post("/submit_confirm/", {"results_id": result.name, "button": "confirm"})
+        self.assertEqual(response.status_code, 500)
+        self.assertRegex(error_message(response),
+                         r"^Delivery failed: cannot link deliveries for opus_\d+_i\.cat: File exists\.$")
+        self.assertIn("Traceback", logged.output[0])
+        self.assertIn(result.name, logged.output[0])
+        result.refresh_from_db()
+        self.assertEqual(result.parameters["disposition"], "")
+        self.assertEqual(contexts.get_pointer("edit"), "hst_0729.pmap")
+        self.assertFalse(FileRecord.objects.filter(name="hst_0730.pmap").exists())
+        self.assertTrue(all(FileRecord.objects.get(name=n).state == "uploaded"
+                            for n in result.parameters["new_file_map"].values()))
+        self.assertTrue(Lock.objects.filter(user="alice", type="instrument").exists())  # still logged in to retry

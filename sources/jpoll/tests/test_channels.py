@@ -76,6 +76,13 @@ class ChannelServiceTests(TestCase):
         self.assertEqual(str(caught.exception), "External agent requested calling process termination.")
         self.assertEqual(len(service.pull(self.key, 0)), 1)
 
+    def test_done_after_an_abort_is_stored_and_never_raises(self):
+        service.abort(self.key)
+        service.done(self.key, service.OK, "http://server/display_result/x")
+        messages = service.pull(self.key, 0)
+        self.assertEqual([(m["type"], m["data"]) for m in messages],
+                         [("done", {"status": 0, "result": "http://server/display_result/x"})])
+
     def test_write_to_a_missing_channel_never_raises(self):
         service.write(str(uuid.uuid4()), "lost")
         self.assertFalse(Message.objects.filter(data="lost").exists())
@@ -131,6 +138,20 @@ class JsonRpcTests(TestCase):
         body = json.dumps({"jsonrpc": "1.0", "method": "jpoll_abort", "params": [key], "id": "t-2"})
         client.post("/json/", body, content_type="application/x-www-form-urlencoded")
         self.assertTrue(Channel.objects.get(key=key).aborted)
+
+    def test_an_infinite_or_huge_since_id_is_a_clear_error(self):
+        key = service.open_channel("alice")
+        service.write(key, "hello")
+        for since in ("Infinity", "-Infinity", "1e400", str(2**63), str(-2**64)):
+            with self.subTest(since=since), self.assertNoLogs("jsonapi", "ERROR"):
+                # Python's json reads Infinity and 1e400 as float('inf'), which json.dumps would not write.
+                body = f'{{"jsonrpc": "1.0", "method": "jpoll_pull_messages", "params": ["{key}", {since}], "id": 1}}'
+                reply = Client().post("/json/", body, content_type="application/x-www-form-urlencoded").json()
+                self.assertIsNone(reply["result"])
+                self.assertEqual(reply["error"]["message"], "OtherError: since_id must be a message id: an integer, "
+                                                            "or -1 for every message.")
+        self.assertEqual([m["data"] for m in service.pull(key, 2**63 - 1)], [])
+        self.assertEqual([m["data"] for m in service.pull(key, -1)], ["hello"])
 
     def test_unknown_channel_error_the_client_recognises(self):
         body = json.dumps({"jsonrpc": "1.0", "method": "jpoll_pull_messages", "params": [str(uuid.uuid4()), "0"],

@@ -89,7 +89,6 @@ class LoginLockTests(TestCase):
 
     def test_logout_get_releases_locks_and_redirects_home(self):
         login(self.client, "alice", "acs")
-        service.acquire("context", "all", "alice", max_age=3600)
         response = self.client.get("/logout/")
         self.assertRedirects(response, "/", fetch_redirect_response=False)
         self.assertFalse(Lock.objects.exists())
