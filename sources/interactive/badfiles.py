@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 FLAGS = ("bad", "ok")
 WHY_RE = re.compile(r"^[A-Za-z0-9._\s/,=\-+]{1,2000}\Z")
 
-# Children named by imap and pmap files, by name: cataloged mapping names are never reused.
-_CHILDREN: dict[str, tuple[str, ...]] = {}
+# Children named by imap and pmap files, by name and the file's identity: a confirm that fails
+# after generating contexts rolls its counters back, so a generated name can come back with
+# other rules, in this process or another.
+_CHILDREN: dict[str, tuple[tuple[int, int, int], tuple[str, ...]]] = {}
 
 
 class MarkBadError(Exception):
@@ -61,14 +63,19 @@ def parse_file_list(text: str) -> list[str]:
 
 
 def _children(name: str) -> tuple[str, ...]:
-    """The files a context mapping names in its selector (read once from the file cache)."""
-    if name not in _CHILDREN:
-        try:
-            text = storage.cache_path(name).read_text(errors="replace")
-        except OSError:
-            return ()
-        _CHILDREN[name] = tuple(n for n in NAMED_FILE_RE.findall(text.split("selector", 1)[-1]) if n != name)
-    return _CHILDREN[name]
+    """The files a context mapping names in its selector (read again only when the file changed)."""
+    path = storage.cache_path(name)
+    try:
+        stat = path.stat()
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        known = _CHILDREN.get(name)
+        if known is None or known[0] != identity:
+            text = path.read_text(errors="replace")
+            known = _CHILDREN[name] = (identity, tuple(
+                n for n in NAMED_FILE_RE.findall(text.split("selector", 1)[-1]) if n != name))
+    except OSError:
+        return ()
+    return known[1]
 
 
 def context_graph() -> dict[str, tuple[str, ...]]:
