@@ -35,6 +35,7 @@ from jpoll import service as jpoll
 from interactive import cache, certify, contexts, mail, naming, storage
 from interactive.headers import reference_metadata
 from interactive.models import UPLOADED, FileRecord, StoredResult
+from interactive.web import strip_paths
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,14 @@ FOLLOW_WRITES_FROM = 64 << 20
 
 
 class SubmissionError(Exception):
-    """A submission a person can fix; the message says how.  Nothing of it is left behind."""
+    """A submission a person can fix; the message says how.  Nothing of it is left behind.
+
+    The message reaches the form page, jpoll and the FAILED mail, so server paths in the
+    crds texts it quotes are cut to file names here.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(strip_paths(message))
 
 
 @dataclass
@@ -175,9 +183,7 @@ class _CrdsErrors:
 
     @property
     def errors(self) -> list[str]:
-        from interactive.web import strip_paths
-
-        return [strip_paths(r.getMessage()) for r in self.capture.records if r.levelno >= logging.ERROR]
+        return [r.getMessage() for r in self.capture.records if r.levelno >= logging.ERROR]
 
 
 def old_rmap(context: str, instrument: str, filekind: str) -> str:
@@ -332,7 +338,7 @@ def run_submission(request: BatchRequest, title: str,
         if not isinstance(exc, SubmissionError):
             log.exception("%s by %s failed", title, request.user)
         _send("FAILED", request, f"Task: {title}\nUser: {request.user}\nDescription: {request.description}\n"
-                                 f"Error: {exc}\n", title)
+                                 f"Error: {strip_paths(str(exc))}\n", title)
         raise
     url = request.result_url(result.name)
     _send("READY", request, f"Review/Confirm at: {url.replace('/display_result/', '/authenticated_result/')}\n"

@@ -71,9 +71,7 @@ def _load(path: Path, shown: str):
     try:
         return rmap.load_mapping(str(path))
     except Exception as exc:
-        from interactive.web import strip_paths
-
-        raise SubmissionError(f"Mapping '{shown}' cannot be loaded: {strip_paths(str(exc))}") from None
+        raise SubmissionError(f"Mapping '{shown}' cannot be loaded: {exc}") from None
 
 
 def _children(upload: str, mapping) -> list[str]:
