@@ -52,8 +52,9 @@ from interactive.submission import (
     write_rmap,
 )
 
-SUBMIT_MAPPINGS, SUBMIT_REFERENCES = "submit mappings", "submit references"
-DELETE_REFERENCES, ADD_REFERENCES, CREATE_CONTEXTS = "delete references", "add references", "create contexts"
+# Submission kinds, also the audit action of their deliveries (§2.2, §5.4).
+SUBMIT_FILE, DELETE_REFERENCES, ADD_REFERENCES = "submit file", "delete references", "add references"
+NEW_CONTEXT = "new context"
 NAMES_SPLIT = re.compile(r"[\s,]+")
 
 
@@ -214,7 +215,7 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     paths = {name: folder / name for name in uploads}
     named = uploads_named(paths)
     results = certify_mapping_uploads(request, context, paths, named)
-    if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_MAPPINGS):
+    if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_FILE):
         return failed
 
     mappings = {name: _load(path, name) for name, path in paths.items()}
@@ -258,11 +259,11 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     if any(r["status"] == "Failed" for r in results + official_results):
         added.remove()
         return bad_files(request, context, results + official_results, uploads, title,
-                         submission_kind=SUBMIT_MAPPINGS)
+                         submission_kind=SUBMIT_FILE)
     collision_list, diff_results = review(request, {derivations[n]: o for n, o in new_file_map.items()
                                                     if derivations[n]})
     return _ready_result(request, context, {
-        "submission_kind": SUBMIT_MAPPINGS, "more_submits": "/submit/mapping/", "new_file_map": new_file_map,
+        "submission_kind": SUBMIT_FILE, "more_submits": "/submit/mapping/", "new_file_map": new_file_map,
         "uploaded_basenames": uploads, "certify_results": results, "collision_list": collision_list,
         "diff_results": diff_results,
         "context_rmaps": sorted(new_file_map.values()) if generate_contexts else []})
@@ -283,12 +284,12 @@ def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
     with storage.Hashes() as hashes:
         start_hashing(request, paths, hashes)
         results = certify_uploads(request, context, paths)
-        if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_REFERENCES):
+        if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_FILE):
             return failed
         new_file_map = add_references(request, added, paths, kinds, hashes)
         record_sums(hashes)
     return _ready_result(request, context, {
-        "submission_kind": SUBMIT_REFERENCES, "more_submits": "/submit/reference/", "new_file_map": new_file_map,
+        "submission_kind": SUBMIT_FILE, "more_submits": "/submit/reference/", "new_file_map": new_file_map,
         "uploaded_basenames": uploads, "certify_results": results, "reference_map": new_file_map})
 
 
@@ -478,7 +479,7 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         except Exception as exc:
             raise SubmissionError(f"Generating contexts from '{pmap}' failed: {exc}") from None
         progress("Delivering " + ", ".join(generated))
-        made = delivery.deliver(generated, CREATE_CONTEXTS, description, user)
+        made = delivery.deliver(generated, NEW_CONTEXT, description, user)
         new_pmap = [n for n in generated if n.endswith(".pmap")][-1]
         contexts.set_pointer("edit", new_pmap, "set by system")
         set_context.record_meta_event(f"set edit context -> {new_pmap} by system (create contexts by {user})")
@@ -493,7 +494,7 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         locks.release(*confirm.CONTEXT_LOCK, user=user)
     return StoredResult.objects.create(
         name=str(uuid.uuid4()), page_template=confirm.CONFIRMED_TEMPLATE, user=user, requires_authentication=True,
-        parameters={"disposition": "confirmed", "submission_kind": CREATE_CONTEXTS, "description": description,
+        parameters={"disposition": "confirmed", "submission_kind": NEW_CONTEXT, "description": description,
                     "decided_by": user, "original_pmap": pmap, "final_pmap": pmap, "pmap": new_pmap,
                     "generated": generated, "installed": updates, "delivered": generated, "catalog": made.catalog,
                     "new_file_map": {}, "uploaded_basenames": [], "collision_list": []})

@@ -47,7 +47,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         official = params["new_file_map"][EDITED]
         self.assertRegex(official, r"^hst_acs_biasfile_\d{4}\.rmap$")
         self.assertEqual(params["context_rmaps"], [official])
-        self.assertEqual(params["submission_kind"], "submit mappings")
+        self.assertEqual(params["submission_kind"], "submit file")
         record = self.record(official)
         self.assertEqual((record.state, record.derived_from, record.uploaded_as, record.type),
                          (UPLOADED, OLD_BIAS_RMAP, EDITED, "mapping"))
@@ -71,7 +71,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         self.assertNotIn(DELETED, pmap.reference_names())
         self.assertEqual(self.record(official).state, "delivered")
         self.assertFalse((self.ingest / EDITED).exists())
-        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO CONFIRMED Submit Mappings by Alice Ames")
+        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO CONFIRMED Submit File by Alice Ames")
 
     def open_channel(self) -> str:
         from jpoll import service as jpoll
@@ -261,7 +261,7 @@ class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
         done = Message.objects.filter(channel__key=channel, type="done").get()
         self.assertTrue(done.data["result"].endswith(response["Location"]))
         ready = client.get(response["Location"])
-        self.assertContains(ready, "READY: submit mappings")
+        self.assertContains(ready, "READY: submit file")
         result_id = response["Location"].rsplit("/", 1)[1]
         confirmed = client.post("/submit_confirm/", {"results_id": result_id, "button": "confirm",
                                                      "csrfmiddlewaretoken": token})
