@@ -323,9 +323,13 @@ def batch_submit(request: BatchRequest) -> StoredResult:
 
 
 def run_submission(request: BatchRequest, title: str,
-                   steps: Callable[[BatchRequest, _Added], StoredResult]) -> StoredResult:
+                   steps: Callable[[BatchRequest, _Added], StoredResult], task: str = "") -> StoredResult:
     """Run the `steps` of a submission kind: on any failure remove what they added, report FAILED
-    through jpoll and e-mail, and re-raise; else e-mail READY (or BAD FILES, sent by the steps)."""
+    through jpoll and e-mail, and re-raise; else e-mail READY (or BAD FILES, sent by the steps).
+
+    `title` names the kind in the READY mail, `task` (default `title`) in the FAILED one (§10).
+    """
+    task = task or title
     added = _Added()
     try:
         result = steps(request, added)
@@ -336,9 +340,9 @@ def run_submission(request: BatchRequest, title: str,
         if request.channel and not isinstance(exc, jpoll.Aborted):
             jpoll.fail(request.channel, str(exc) if isinstance(exc, SubmissionError) else "internal server error")
         if not isinstance(exc, SubmissionError):
-            log.exception("%s by %s failed", title, request.user)
-        _send("FAILED", request, f"Task: {title}\nUser: {request.user}\nDescription: {request.description}\n"
-                                 f"Error: {strip_paths(str(exc))}\n", title)
+            log.exception("%s by %s failed", task, request.user)
+        _send("FAILED", request, f"Task: {task}\nUser: {request.user}\nDescription: {request.description}\n"
+                                 f"Error: {strip_paths(str(exc))}\n", task)
         raise
     url = request.result_url(result.name)
     _send("READY", request, f"Review/Confirm at: {url.replace('/display_result/', '/authenticated_result/')}\n"
@@ -347,18 +351,28 @@ def run_submission(request: BatchRequest, title: str,
     return result
 
 
-def start(request: BatchRequest, title: str, need_uploads: bool = True) -> tuple[str, list[str]]:
-    """Check the form, choose the derive-from context and send STARTED; (context, ingest files)."""
+def monitor_url(request: BatchRequest) -> str:
+    """The absolute /monitor/<key>/ URL of the request's jpoll channel, on the server `result_url` names."""
+    return request.result_url(request.channel).replace("/display_result/", "/monitor/", 1) + "/"
+
+
+def start(request: BatchRequest, title: str, named: dict[str, list[str]] | None = None) -> tuple[str, list[str]]:
+    """Check the form, choose the derive-from context and send STARTED; (context, ingest files).
+
+    `named`: for the kinds that take files named in the form instead of uploads, those files
+    under their heading ("Deleted files"), for the STARTED mail.
+    """
     _check_request(request)
-    uploads = certify.ingested_files(request.user) if need_uploads else []
-    if need_uploads and not uploads:
+    uploads = certify.ingested_files(request.user) if named is None else []
+    if named is None and not uploads:
         raise SubmissionError("No input files were specified.")
     try:
         context = certify.choose_context(request.pmap_mode, request.pmap_name)
     except certify.CertifyError as exc:
         raise SubmissionError(str(exc)) from None
-    _send("STARTED", request, f"Monitor at: /monitor/{request.channel}/\nDescription: {request.description}\n"
-                              f"Files: {', '.join(uploads)}\n", title)
+    monitor = f"Monitor at: {monitor_url(request)}\n" if request.channel else ""
+    files = "".join(f"{heading}: {', '.join(names)}\n" for heading, names in (named or {"Files": uploads}).items())
+    _send("STARTED", request, f"{monitor}Description: {request.description}\n{files}", title)
     return context, uploads
 
 

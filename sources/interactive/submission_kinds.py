@@ -203,7 +203,7 @@ def official_mapping_name(upload: str, instrument: str, filekind: str, extension
 
 
 def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool) -> StoredResult:
-    title = "Submit Mappings"
+    title = "Submit Mapping"
     context, uploads = start(request, title)
     folder = storage.ingest_dir(request.user)
     for name in uploads:
@@ -271,14 +271,15 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
 
 def submit_mappings(request: BatchRequest, generate_contexts: bool = False) -> StoredResult:
     """Submit the mappings of the user's ingest area; READY (or BAD FILES) result."""
-    return run_submission(request, "Submit Mappings", partial(_mapping_steps, generate_contexts=generate_contexts))
+    return run_submission(request, "Submit Mapping", partial(_mapping_steps, generate_contexts=generate_contexts),
+                          task="Submit MAPPINGs")
 
 
 # ---------------------------------------------------------------- submit references
 
 
 def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
-    title = "Submit References"
+    title = "Submit Reference"
     context, uploads = start(request, title)
     paths, kinds = reference_uploads(request, uploads, "submitted as references")
     with storage.Hashes() as hashes:
@@ -295,7 +296,7 @@ def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
 
 def submit_references(request: BatchRequest) -> StoredResult:
     """Submit the references of the user's ingest area with no rules change; READY result."""
-    return run_submission(request, "Submit References", _reference_steps)
+    return run_submission(request, "Submit Reference", _reference_steps, task="Submit REFERENCEs")
 
 
 # ---------------------------------------------------------------- delete / add references
@@ -326,8 +327,8 @@ def delete_from_rmap(old: str, new_path: Path, names: list[str]) -> None:
 
 
 def _rules_steps(request: BatchRequest, added: _Added, names: list[str], deleting: bool) -> StoredResult:
-    kind, title = (DELETE_REFERENCES, "Delete References") if deleting else (ADD_REFERENCES, "Add References")
-    context, _ = start(request, title, need_uploads=False)
+    kind, title = (DELETE_REFERENCES, "Delete Existing") if deleting else (ADD_REFERENCES, "Add Existing")
+    context, _ = start(request, title, {"Deleted files" if deleting else "Added files": names})
     records = cataloged_references(names)
     in_context = set(contexts.load_mapping(context).reference_names())
     for name, record in records.items():
@@ -371,12 +372,14 @@ def _rules_steps(request: BatchRequest, added: _Added, names: list[str], deletin
 
 def delete_references(request: BatchRequest, names: list[str]) -> StoredResult:
     """New rmaps of the derive-from context without the references `names`; READY result."""
-    return run_submission(request, "Delete References", partial(_rules_steps, names=names, deleting=True))
+    return run_submission(request, "Delete Existing", partial(_rules_steps, names=names, deleting=True),
+                          task="Delete References")
 
 
 def add_existing_references(request: BatchRequest, names: list[str]) -> StoredResult:
     """New rmaps of the derive-from context with the cataloged references `names`; READY result."""
-    return run_submission(request, "Add References", partial(_rules_steps, names=names, deleting=False))
+    return run_submission(request, "Add Existing", partial(_rules_steps, names=names, deleting=False),
+                          task="Add Existing References")
 
 
 # ---------------------------------------------------------------- create contexts

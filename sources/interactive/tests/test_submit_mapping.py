@@ -58,8 +58,8 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         self.assertNotIn(DELETED, new.reference_names())
         self.assertTrue(any(DELETED in line for line in params["diff_results"][0]["logical"]))
         self.assertTrue((self.ingest / EDITED).exists())  # kept until confirm
-        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit Mappings by Alice Ames",
-                                           "CRDS HST DJANGO READY Submit Mappings by Alice Ames"])
+        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit Mapping by Alice Ames",
+                                           "CRDS HST DJANGO READY Submit Mapping by Alice Ames"])
         self.assertTrue(Message.objects.filter(channel__key=channel, data__icontains="Certifying").exists())
 
         decision = confirm.decide(result.name, "confirm", self.user)
@@ -101,7 +101,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         self.assertEqual(result.parameters["disposition"], "bad files")
         self.assertEqual(result.parameters["certify_results"][0]["status"], "Failed")
         self.assert_nothing_added()
-        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO BAD FILES Submit Mappings by Alice Ames")
+        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO BAD FILES Submit Mapping by Alice Ames")
         with self.assertRaisesMessage(confirm.ConfirmError, "failed certification"):
             confirm.decide(result.name, "confirm", self.user)
 
@@ -125,7 +125,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
             self.submit_mappings()
         self.assert_nothing_added()
         self.assertTrue((self.ingest / EDITED).exists())
-        self.assertTrue(self.subjects()[-1].startswith("CRDS HST DJANGO FAILED Submit Mappings"))
+        self.assertTrue(self.subjects()[-1].startswith("CRDS HST DJANGO FAILED Submit MAPPINGs"))
 
     def test_unknown_reference_and_phony_derivation_are_refused(self):
         from crds.refactoring import checksum

@@ -30,8 +30,8 @@ class SubmitReferenceTests(SubmissionTestCase):
         record = self.record(official)
         self.assertEqual((record.state, record.uploaded_as, record.sha1sum), (UPLOADED, BIAS,
                                                                               sha1(storage.cache_path(official))))
-        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit References by Alice Ames",
-                                           "CRDS HST DJANGO READY Submit References by Alice Ames"])
+        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit Reference by Alice Ames",
+                                           "CRDS HST DJANGO READY Submit Reference by Alice Ames"])
         outcome = confirm.decide(result.name, "confirm", self.user).confirmation.parameters
         self.assertEqual(outcome["delivered"], [official])
         self.assertEqual(outcome["generated"], [])
