@@ -242,8 +242,27 @@ def official_reference_name(upload: str, path: Path, instrument: str, filekind: 
     return naming.new_crds_name(instrument, filekind, extension)
 
 
+def owned_by_server(path: Path) -> bool:
+    """Whether the server account owns `path`: only such a file may be hard-linked into the cache.
+
+    A submitter's direct copy (§5.2) stays theirs through a link, which the server may not
+    make read-only and the submitter could still change.
+    """
+    return path.stat().st_uid == os.getuid()
+
+
+def hard_link(source: Path, target: Path) -> bool:
+    """Link `target` to `source`; False when they are on different filesystems or linking is refused."""
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
+
+
 def place_reference(upload_path: Path, name: str, renamed_hst: bool) -> None:
-    """Put a reference at its cache path, read-only: rewritten by uniqname (HST), else hard-linked."""
+    """Put a reference at its cache path, read-only (§5.3.6): rewritten by uniqname (HST), else
+    hard-linked when the server owns the upload, else copied."""
     target = storage.cache_path(name)
     if renamed_hst:
         from crds.misc import uniqname
@@ -258,11 +277,8 @@ def place_reference(upload_path: Path, name: str, renamed_hst: bool) -> None:
             if "truncation" in text:
                 raise SubmissionError(f"'{upload_path.name}': file may be truncated.") from None
             raise SubmissionError(f"'{upload_path.name}' cannot be renamed: {text}") from None
-    else:
-        try:
-            os.link(upload_path, target)
-        except OSError:
-            shutil.copyfile(upload_path, target)
+    elif not (owned_by_server(upload_path) and hard_link(upload_path, target)):
+        shutil.copyfile(upload_path, target)
     target.chmod(0o444)
 
 
