@@ -13,7 +13,6 @@ Counters are not rolled back with a failure: spent numbers are never reused.
 
 from __future__ import annotations
 
-import collections
 import datetime
 import difflib
 import logging
@@ -30,6 +29,7 @@ from crds.core import config as crds_config
 from crds.core import utils as crds_utils
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from jpoll import service as jpoll
 
 from interactive import cache, certify, contexts, mail, naming, storage
@@ -154,7 +154,7 @@ def check_lock(request: BatchRequest, kinds: dict[str, tuple[str, str]]) -> None
 
 def check_duplicates(paths: dict[str, Path], sums: dict[str, str] | None = None) -> dict[str, str]:
     """{upload: sha1sum} (`sums` if already computed); refuses files identical to cataloged ones,
-    pending uploads included (§16.16)."""
+    or to the uploads they were renamed from, pending uploads included (§16.16)."""
     if sums is None:
         sums = {name: storage.sha1_file(path) for name, path in paths.items()}
     seen: dict[str, str] = {}
@@ -162,7 +162,11 @@ def check_duplicates(paths: dict[str, Path], sums: dict[str, str] | None = None)
         if digest in seen:
             raise SubmissionError(f"'{name}' is identical to '{seen[digest]}' in this submission.")
         seen[digest] = name
-    existing = dict(FileRecord.objects.filter(sha1sum__in=list(sums.values())).values_list("sha1sum", "name"))
+    digests = list(sums.values())
+    existing: dict[str, str] = {}
+    for record in FileRecord.objects.filter(Q(sha1sum__in=digests) | Q(uploaded_sha1sum__in=digests)):
+        for digest in {record.sha1sum, record.uploaded_sha1sum} & set(digests):
+            existing.setdefault(digest, record.name)
     for name, digest in sums.items():
         if digest in existing:
             raise SubmissionError(f"'{name}' is identical to existing files: {existing[digest]}")
@@ -432,25 +436,15 @@ def renames_by_rewrite(request: BatchRequest) -> bool:
     return request.auto_rename and settings.CRDS_OBSERVATORY == "hst"
 
 
-def start_hashing(request: BatchRequest, paths: dict[str, Path], hashes: storage.Hashes) -> None:
+def start_hashing(paths: dict[str, Path], hashes: storage.Hashes) -> None:
     """Start reading the uploads for their sha1sums, which `add_references` needs only at its end.
 
-    A file rewritten under its new name is cataloged with the sum of the new file, so the
-    upload's own sum serves only the duplicate check.  Two files can be identical only if
-    they have the same size: an upload whose size no cataloged file (nor another upload)
-    has, or may have, is not read for it.
+    Every upload is read: a file rewritten under its new name is cataloged with the sum of
+    the new file, and its own sum, recorded as `uploaded_sha1sum`, is what recognizes a later
+    upload of the same file (§16.16).
     """
-    if not renames_by_rewrite(request):
-        for name, path in paths.items():
-            hashes.start(name, path)
-        return
-    sizes = {name: path.stat().st_size for name, path in paths.items()}
-    uploads_of_size = collections.Counter(sizes.values())
-    taken = set(FileRecord.objects.filter(size__in=set(sizes.values())).values_list("size", flat=True))
-    unknown = FileRecord.objects.filter(size__lt=0).exists()
     for name, path in paths.items():
-        if unknown or sizes[name] in taken or uploads_of_size[sizes[name]] > 1:
-            hashes.start(name, path)
+        hashes.start(name, path)
 
 
 def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path], kinds: dict[str, tuple[str, str]],
@@ -461,8 +455,8 @@ def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path],
     The uploads' sha1sums (`start_hashing`) are awaited only once the files are placed, so
     reading a large upload overlaps its renaming rewrite.  A file rewritten under its new name
     (HST) is hashed in `hashes` as it is written when large, just after otherwise (both from
-    the page cache); `record_sums` stores those sums.  A linked file has the sum of its
-    upload.  Uploads `start_hashing` did not read cannot be duplicates.
+    the page cache); `record_sums` stores those sums.  A linked or copied file has the sum of
+    its upload.  Every record keeps its upload's sum for later duplicate checks.
     """
     new_file_map: dict[str, str] = {}
     renamed: set[str] = set()
@@ -491,10 +485,10 @@ def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path],
             size=target.stat().st_size, **reference_metadata(target, settings.CRDS_OBSERVATORY))
         new_file_map[name] = official
     _progress(request, "Checking for duplicate files.")
-    sums = check_duplicates(paths, {name: hashes.take(name) for name in paths if name in hashes})
+    sums = check_duplicates(paths, {name: hashes.take(name) for name in paths})
     for name, official in new_file_map.items():
-        if official not in renamed:
-            FileRecord.objects.filter(name=official).update(sha1sum=sums[name])
+        own = {} if official in renamed else {"sha1sum": sums[name]}
+        FileRecord.objects.filter(name=official).update(uploaded_sha1sum=sums[name], **own)
     return new_file_map
 
 
@@ -553,7 +547,7 @@ def _batch_steps(request: BatchRequest, added: _Added) -> StoredResult:
     paths, kinds = reference_uploads(request, uploads, "batch submitted")
     with storage.Hashes() as hashes, tempfile.TemporaryDirectory(prefix="trial-",
                                                                  dir=settings.CRDS_SERVER_FILES) as trials:
-        start_hashing(request, paths, hashes)
+        start_hashing(paths, hashes)
         results = certify_uploads(request, context, paths)
         if failed := bad_files(request, context, results, uploads, "Batch Submit"):
             return failed

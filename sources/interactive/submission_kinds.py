@@ -231,7 +231,7 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     for result in results:
         result["lines"] += [w for w in warnings if f"'{result['name']}'" in w]
     _progress(request, "Checking for duplicate files.")
-    check_duplicates(paths)
+    sums = check_duplicates(paths)
 
     new_file_map: dict[str, str] = {}
     order = sorted(uploads, key=lambda n: (".rmap", ".imap", ".pmap").index(Path(n).suffix))
@@ -241,7 +241,7 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
         _progress(request, f"Renaming '{name}' --> '{official}'" if official != name else f"Adding '{name}'")
         catalog_new(official, request, type="mapping", instrument=instrument, filekind=filekind,
                     derived_from=derivations[name] or str(mappings[name].header.get("derived_from", ""))[:128],
-                    uploaded_as=name)
+                    uploaded_as=name, uploaded_sha1sum=sums[name])
         added.names.append(official)
         target = storage.cache_path(official)
         shutil.copyfile(paths[name], target)
@@ -283,7 +283,7 @@ def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
     context, uploads = start(request, title)
     paths, kinds = reference_uploads(request, uploads, "submitted as references")
     with storage.Hashes() as hashes:
-        start_hashing(request, paths, hashes)
+        start_hashing(paths, hashes)
         results = certify_uploads(request, context, paths)
         if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_FILE):
             return failed
