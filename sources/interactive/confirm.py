@@ -29,9 +29,9 @@ CONFIRMED_TEMPLATE = "interactive/submission_confirmed.html"
 CONTEXT_LOCK = ("context", "all")
 CONTEXT_LOCK_WAIT = 24 * 3600.0  # seconds: in practice, without limit
 CONTEXT_LOCK_MAX_AGE = 4 * 3600  # seconds: a lock left by a killed worker is taken over after this (§8.2)
+# The CONFIRMED / CANCELED / FORCED mails name the submission kind so (§10).
 KIND_TITLES = {"batch submit": "Batch Submit", "submit file": "Submit File", "delete references": "Delete References",
-               "add references": "Add References", "submit mappings": "Submit Mappings",
-               "submit references": "Submit References"}
+               "add references": "Add References"}
 
 
 class ConfirmError(Exception):

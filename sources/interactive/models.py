@@ -51,6 +51,8 @@ class FileRecord(models.Model):
     reference_file_type = models.CharField(max_length=80, blank=True, default="")
     size = models.BigIntegerField(default=-1)
     uploaded_as = models.CharField(max_length=128, blank=True, default="")
+    # The submitted file's own sum, which differs from `sha1sum` when renaming rewrote the file.
+    uploaded_sha1sum = models.CharField(max_length=40, blank=True, default="")
     creator_name = models.CharField(max_length=128, blank=True, default="")
     deliverer_user = models.CharField(max_length=80, blank=True, default="")
     deliverer_email = models.CharField(max_length=128, blank=True, default="")
@@ -68,6 +70,7 @@ class FileRecord(models.Model):
             models.Index(fields=["type", "state"]),
             models.Index(fields=["instrument", "filekind"]),
             models.Index(fields=["sha1sum"]),
+            models.Index(fields=["uploaded_sha1sum"]),
             models.Index(fields=["delivery_date"]),
             models.Index(fields=["derived_from"]),
             models.Index(fields=["deliverer_user"]),

@@ -13,7 +13,6 @@ Counters are not rolled back with a failure: spent numbers are never reused.
 
 from __future__ import annotations
 
-import collections
 import datetime
 import difflib
 import logging
@@ -30,11 +29,13 @@ from crds.core import config as crds_config
 from crds.core import utils as crds_utils
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from jpoll import service as jpoll
 
 from interactive import cache, certify, contexts, mail, naming, storage
 from interactive.headers import reference_metadata
 from interactive.models import UPLOADED, FileRecord, StoredResult
+from interactive.web import strip_paths
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,14 @@ FOLLOW_WRITES_FROM = 64 << 20
 
 
 class SubmissionError(Exception):
-    """A submission a person can fix; the message says how.  Nothing of it is left behind."""
+    """A submission a person can fix; the message says how.  Nothing of it is left behind.
+
+    The message reaches the form page, jpoll and the FAILED mail, so server paths in the
+    crds texts it quotes are cut to file names here.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(strip_paths(message))
 
 
 @dataclass
@@ -146,7 +154,7 @@ def check_lock(request: BatchRequest, kinds: dict[str, tuple[str, str]]) -> None
 
 def check_duplicates(paths: dict[str, Path], sums: dict[str, str] | None = None) -> dict[str, str]:
     """{upload: sha1sum} (`sums` if already computed); refuses files identical to cataloged ones,
-    pending uploads included (§16.16)."""
+    or to the uploads they were renamed from, pending uploads included (§16.16)."""
     if sums is None:
         sums = {name: storage.sha1_file(path) for name, path in paths.items()}
     seen: dict[str, str] = {}
@@ -154,7 +162,11 @@ def check_duplicates(paths: dict[str, Path], sums: dict[str, str] | None = None)
         if digest in seen:
             raise SubmissionError(f"'{name}' is identical to '{seen[digest]}' in this submission.")
         seen[digest] = name
-    existing = dict(FileRecord.objects.filter(sha1sum__in=list(sums.values())).values_list("sha1sum", "name"))
+    digests = list(sums.values())
+    existing: dict[str, str] = {}
+    for record in FileRecord.objects.filter(Q(sha1sum__in=digests) | Q(uploaded_sha1sum__in=digests)):
+        for digest in {record.sha1sum, record.uploaded_sha1sum} & set(digests):
+            existing.setdefault(digest, record.name)
     for name, digest in sums.items():
         if digest in existing:
             raise SubmissionError(f"'{name}' is identical to existing files: {existing[digest]}")
@@ -175,9 +187,7 @@ class _CrdsErrors:
 
     @property
     def errors(self) -> list[str]:
-        from interactive.web import strip_paths
-
-        return [strip_paths(r.getMessage()) for r in self.capture.records if r.levelno >= logging.ERROR]
+        return [r.getMessage() for r in self.capture.records if r.levelno >= logging.ERROR]
 
 
 def old_rmap(context: str, instrument: str, filekind: str) -> str:
@@ -236,8 +246,27 @@ def official_reference_name(upload: str, path: Path, instrument: str, filekind: 
     return naming.new_crds_name(instrument, filekind, extension)
 
 
+def owned_by_server(path: Path) -> bool:
+    """Whether the server account owns `path`: only such a file may be hard-linked into the cache.
+
+    A submitter's direct copy (§5.2) stays theirs through a link, which the server may not
+    make read-only and the submitter could still change.
+    """
+    return path.stat().st_uid == os.getuid()
+
+
+def hard_link(source: Path, target: Path) -> bool:
+    """Link `target` to `source`; False when they are on different filesystems or linking is refused."""
+    try:
+        os.link(source, target)
+    except OSError:
+        return False
+    return True
+
+
 def place_reference(upload_path: Path, name: str, renamed_hst: bool) -> None:
-    """Put a reference at its cache path, read-only: rewritten by uniqname (HST), else hard-linked."""
+    """Put a reference at its cache path, read-only (§5.3.6): rewritten by uniqname (HST), else
+    hard-linked when the server owns the upload, else copied."""
     target = storage.cache_path(name)
     if renamed_hst:
         from crds.misc import uniqname
@@ -252,11 +281,8 @@ def place_reference(upload_path: Path, name: str, renamed_hst: bool) -> None:
             if "truncation" in text:
                 raise SubmissionError(f"'{upload_path.name}': file may be truncated.") from None
             raise SubmissionError(f"'{upload_path.name}' cannot be renamed: {text}") from None
-    else:
-        try:
-            os.link(upload_path, target)
-        except OSError:
-            shutil.copyfile(upload_path, target)
+    elif not (owned_by_server(upload_path) and hard_link(upload_path, target)):
+        shutil.copyfile(upload_path, target)
     target.chmod(0o444)
 
 
@@ -317,9 +343,13 @@ def batch_submit(request: BatchRequest) -> StoredResult:
 
 
 def run_submission(request: BatchRequest, title: str,
-                   steps: Callable[[BatchRequest, _Added], StoredResult]) -> StoredResult:
+                   steps: Callable[[BatchRequest, _Added], StoredResult], task: str = "") -> StoredResult:
     """Run the `steps` of a submission kind: on any failure remove what they added, report FAILED
-    through jpoll and e-mail, and re-raise; else e-mail READY (or BAD FILES, sent by the steps)."""
+    through jpoll and e-mail, and re-raise; else e-mail READY (or BAD FILES, sent by the steps).
+
+    `title` names the kind in the READY mail, `task` (default `title`) in the FAILED one (§10).
+    """
+    task = task or title
     added = _Added()
     try:
         result = steps(request, added)
@@ -330,9 +360,9 @@ def run_submission(request: BatchRequest, title: str,
         if request.channel and not isinstance(exc, jpoll.Aborted):
             jpoll.fail(request.channel, str(exc) if isinstance(exc, SubmissionError) else "internal server error")
         if not isinstance(exc, SubmissionError):
-            log.exception("%s by %s failed", title, request.user)
-        _send("FAILED", request, f"Task: {title}\nUser: {request.user}\nDescription: {request.description}\n"
-                                 f"Error: {exc}\n", title)
+            log.exception("%s by %s failed", task, request.user)
+        _send("FAILED", request, f"Task: {task}\nUser: {request.user}\nDescription: {request.description}\n"
+                                 f"Error: {strip_paths(str(exc))}\n", task)
         raise
     url = request.result_url(result.name)
     _send("READY", request, f"Review/Confirm at: {url.replace('/display_result/', '/authenticated_result/')}\n"
@@ -341,18 +371,28 @@ def run_submission(request: BatchRequest, title: str,
     return result
 
 
-def start(request: BatchRequest, title: str, need_uploads: bool = True) -> tuple[str, list[str]]:
-    """Check the form, choose the derive-from context and send STARTED; (context, ingest files)."""
+def monitor_url(request: BatchRequest) -> str:
+    """The absolute /monitor/<key>/ URL of the request's jpoll channel, on the server `result_url` names."""
+    return request.result_url(request.channel).replace("/display_result/", "/monitor/", 1) + "/"
+
+
+def start(request: BatchRequest, title: str, named: dict[str, list[str]] | None = None) -> tuple[str, list[str]]:
+    """Check the form, choose the derive-from context and send STARTED; (context, ingest files).
+
+    `named`: for the kinds that take files named in the form instead of uploads, those files
+    under their heading ("Deleted files"), for the STARTED mail.
+    """
     _check_request(request)
-    uploads = certify.ingested_files(request.user) if need_uploads else []
-    if need_uploads and not uploads:
+    uploads = certify.ingested_files(request.user) if named is None else []
+    if named is None and not uploads:
         raise SubmissionError("No input files were specified.")
     try:
         context = certify.choose_context(request.pmap_mode, request.pmap_name)
     except certify.CertifyError as exc:
         raise SubmissionError(str(exc)) from None
-    _send("STARTED", request, f"Monitor at: /monitor/{request.channel}/\nDescription: {request.description}\n"
-                              f"Files: {', '.join(uploads)}\n", title)
+    monitor = f"Monitor at: {monitor_url(request)}\n" if request.channel else ""
+    files = "".join(f"{heading}: {', '.join(names)}\n" for heading, names in (named or {"Files": uploads}).items())
+    _send("STARTED", request, f"{monitor}Description: {request.description}\n{files}", title)
     return context, uploads
 
 
@@ -396,25 +436,15 @@ def renames_by_rewrite(request: BatchRequest) -> bool:
     return request.auto_rename and settings.CRDS_OBSERVATORY == "hst"
 
 
-def start_hashing(request: BatchRequest, paths: dict[str, Path], hashes: storage.Hashes) -> None:
+def start_hashing(paths: dict[str, Path], hashes: storage.Hashes) -> None:
     """Start reading the uploads for their sha1sums, which `add_references` needs only at its end.
 
-    A file rewritten under its new name is cataloged with the sum of the new file, so the
-    upload's own sum serves only the duplicate check.  Two files can be identical only if
-    they have the same size: an upload whose size no cataloged file (nor another upload)
-    has, or may have, is not read for it.
+    Every upload is read: a file rewritten under its new name is cataloged with the sum of
+    the new file, and its own sum, recorded as `uploaded_sha1sum`, is what recognizes a later
+    upload of the same file (§16.16).
     """
-    if not renames_by_rewrite(request):
-        for name, path in paths.items():
-            hashes.start(name, path)
-        return
-    sizes = {name: path.stat().st_size for name, path in paths.items()}
-    uploads_of_size = collections.Counter(sizes.values())
-    taken = set(FileRecord.objects.filter(size__in=set(sizes.values())).values_list("size", flat=True))
-    unknown = FileRecord.objects.filter(size__lt=0).exists()
     for name, path in paths.items():
-        if unknown or sizes[name] in taken or uploads_of_size[sizes[name]] > 1:
-            hashes.start(name, path)
+        hashes.start(name, path)
 
 
 def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path], kinds: dict[str, tuple[str, str]],
@@ -425,8 +455,8 @@ def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path],
     The uploads' sha1sums (`start_hashing`) are awaited only once the files are placed, so
     reading a large upload overlaps its renaming rewrite.  A file rewritten under its new name
     (HST) is hashed in `hashes` as it is written when large, just after otherwise (both from
-    the page cache); `record_sums` stores those sums.  A linked file has the sum of its
-    upload.  Uploads `start_hashing` did not read cannot be duplicates.
+    the page cache); `record_sums` stores those sums.  A linked or copied file has the sum of
+    its upload.  Every record keeps its upload's sum for later duplicate checks.
     """
     new_file_map: dict[str, str] = {}
     renamed: set[str] = set()
@@ -455,10 +485,10 @@ def add_references(request: BatchRequest, added: _Added, paths: dict[str, Path],
             size=target.stat().st_size, **reference_metadata(target, settings.CRDS_OBSERVATORY))
         new_file_map[name] = official
     _progress(request, "Checking for duplicate files.")
-    sums = check_duplicates(paths, {name: hashes.take(name) for name in paths if name in hashes})
+    sums = check_duplicates(paths, {name: hashes.take(name) for name in paths})
     for name, official in new_file_map.items():
-        if official not in renamed:
-            FileRecord.objects.filter(name=official).update(sha1sum=sums[name])
+        own = {} if official in renamed else {"sha1sum": sums[name]}
+        FileRecord.objects.filter(name=official).update(uploaded_sha1sum=sums[name], **own)
     return new_file_map
 
 
@@ -517,7 +547,7 @@ def _batch_steps(request: BatchRequest, added: _Added) -> StoredResult:
     paths, kinds = reference_uploads(request, uploads, "batch submitted")
     with storage.Hashes() as hashes, tempfile.TemporaryDirectory(prefix="trial-",
                                                                  dir=settings.CRDS_SERVER_FILES) as trials:
-        start_hashing(request, paths, hashes)
+        start_hashing(paths, hashes)
         results = certify_uploads(request, context, paths)
         if failed := bad_files(request, context, results, uploads, "Batch Submit"):
             return failed

@@ -52,8 +52,9 @@ from interactive.submission import (
     write_rmap,
 )
 
-SUBMIT_MAPPINGS, SUBMIT_REFERENCES = "submit mappings", "submit references"
-DELETE_REFERENCES, ADD_REFERENCES, CREATE_CONTEXTS = "delete references", "add references", "create contexts"
+# Submission kinds, also the audit action of their deliveries (§2.2, §5.4).
+SUBMIT_FILE, DELETE_REFERENCES, ADD_REFERENCES = "submit file", "delete references", "add references"
+NEW_CONTEXT = "new context"
 NAMES_SPLIT = re.compile(r"[\s,]+")
 
 
@@ -71,9 +72,7 @@ def _load(path: Path, shown: str):
     try:
         return rmap.load_mapping(str(path))
     except Exception as exc:
-        from interactive.web import strip_paths
-
-        raise SubmissionError(f"Mapping '{shown}' cannot be loaded: {strip_paths(str(exc))}") from None
+        raise SubmissionError(f"Mapping '{shown}' cannot be loaded: {exc}") from None
 
 
 def _children(upload: str, mapping) -> list[str]:
@@ -204,7 +203,7 @@ def official_mapping_name(upload: str, instrument: str, filekind: str, extension
 
 
 def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool) -> StoredResult:
-    title = "Submit Mappings"
+    title = "Submit Mapping"
     context, uploads = start(request, title)
     folder = storage.ingest_dir(request.user)
     for name in uploads:
@@ -216,7 +215,7 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     paths = {name: folder / name for name in uploads}
     named = uploads_named(paths)
     results = certify_mapping_uploads(request, context, paths, named)
-    if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_MAPPINGS):
+    if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_FILE):
         return failed
 
     mappings = {name: _load(path, name) for name, path in paths.items()}
@@ -232,7 +231,7 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     for result in results:
         result["lines"] += [w for w in warnings if f"'{result['name']}'" in w]
     _progress(request, "Checking for duplicate files.")
-    check_duplicates(paths)
+    sums = check_duplicates(paths)
 
     new_file_map: dict[str, str] = {}
     order = sorted(uploads, key=lambda n: (".rmap", ".imap", ".pmap").index(Path(n).suffix))
@@ -242,7 +241,7 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
         _progress(request, f"Renaming '{name}' --> '{official}'" if official != name else f"Adding '{name}'")
         catalog_new(official, request, type="mapping", instrument=instrument, filekind=filekind,
                     derived_from=derivations[name] or str(mappings[name].header.get("derived_from", ""))[:128],
-                    uploaded_as=name)
+                    uploaded_as=name, uploaded_sha1sum=sums[name])
         added.names.append(official)
         target = storage.cache_path(official)
         shutil.copyfile(paths[name], target)
@@ -260,11 +259,11 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
     if any(r["status"] == "Failed" for r in results + official_results):
         added.remove()
         return bad_files(request, context, results + official_results, uploads, title,
-                         submission_kind=SUBMIT_MAPPINGS)
+                         submission_kind=SUBMIT_FILE)
     collision_list, diff_results = review(request, {derivations[n]: o for n, o in new_file_map.items()
                                                     if derivations[n]})
     return _ready_result(request, context, {
-        "submission_kind": SUBMIT_MAPPINGS, "more_submits": "/submit/mapping/", "new_file_map": new_file_map,
+        "submission_kind": SUBMIT_FILE, "more_submits": "/submit/mapping/", "new_file_map": new_file_map,
         "uploaded_basenames": uploads, "certify_results": results, "collision_list": collision_list,
         "diff_results": diff_results,
         "context_rmaps": sorted(new_file_map.values()) if generate_contexts else []})
@@ -272,31 +271,32 @@ def _mapping_steps(request: BatchRequest, added: _Added, generate_contexts: bool
 
 def submit_mappings(request: BatchRequest, generate_contexts: bool = False) -> StoredResult:
     """Submit the mappings of the user's ingest area; READY (or BAD FILES) result."""
-    return run_submission(request, "Submit Mappings", partial(_mapping_steps, generate_contexts=generate_contexts))
+    return run_submission(request, "Submit Mapping", partial(_mapping_steps, generate_contexts=generate_contexts),
+                          task="Submit MAPPINGs")
 
 
 # ---------------------------------------------------------------- submit references
 
 
 def _reference_steps(request: BatchRequest, added: _Added) -> StoredResult:
-    title = "Submit References"
+    title = "Submit Reference"
     context, uploads = start(request, title)
     paths, kinds = reference_uploads(request, uploads, "submitted as references")
     with storage.Hashes() as hashes:
-        start_hashing(request, paths, hashes)
+        start_hashing(paths, hashes)
         results = certify_uploads(request, context, paths)
-        if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_REFERENCES):
+        if failed := bad_files(request, context, results, uploads, title, submission_kind=SUBMIT_FILE):
             return failed
         new_file_map = add_references(request, added, paths, kinds, hashes)
         record_sums(hashes)
     return _ready_result(request, context, {
-        "submission_kind": SUBMIT_REFERENCES, "more_submits": "/submit/reference/", "new_file_map": new_file_map,
+        "submission_kind": SUBMIT_FILE, "more_submits": "/submit/reference/", "new_file_map": new_file_map,
         "uploaded_basenames": uploads, "certify_results": results, "reference_map": new_file_map})
 
 
 def submit_references(request: BatchRequest) -> StoredResult:
     """Submit the references of the user's ingest area with no rules change; READY result."""
-    return run_submission(request, "Submit References", _reference_steps)
+    return run_submission(request, "Submit Reference", _reference_steps, task="Submit REFERENCEs")
 
 
 # ---------------------------------------------------------------- delete / add references
@@ -327,8 +327,8 @@ def delete_from_rmap(old: str, new_path: Path, names: list[str]) -> None:
 
 
 def _rules_steps(request: BatchRequest, added: _Added, names: list[str], deleting: bool) -> StoredResult:
-    kind, title = (DELETE_REFERENCES, "Delete References") if deleting else (ADD_REFERENCES, "Add References")
-    context, _ = start(request, title, need_uploads=False)
+    kind, title = (DELETE_REFERENCES, "Delete Existing") if deleting else (ADD_REFERENCES, "Add Existing")
+    context, _ = start(request, title, {"Deleted files" if deleting else "Added files": names})
     records = cataloged_references(names)
     in_context = set(contexts.load_mapping(context).reference_names())
     for name, record in records.items():
@@ -372,12 +372,14 @@ def _rules_steps(request: BatchRequest, added: _Added, names: list[str], deletin
 
 def delete_references(request: BatchRequest, names: list[str]) -> StoredResult:
     """New rmaps of the derive-from context without the references `names`; READY result."""
-    return run_submission(request, "Delete References", partial(_rules_steps, names=names, deleting=True))
+    return run_submission(request, "Delete Existing", partial(_rules_steps, names=names, deleting=True),
+                          task="Delete References")
 
 
 def add_existing_references(request: BatchRequest, names: list[str]) -> StoredResult:
     """New rmaps of the derive-from context with the cataloged references `names`; READY result."""
-    return run_submission(request, "Add References", partial(_rules_steps, names=names, deleting=False))
+    return run_submission(request, "Add Existing", partial(_rules_steps, names=names, deleting=False),
+                          task="Add Existing References")
 
 
 # ---------------------------------------------------------------- create contexts
@@ -480,7 +482,7 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         except Exception as exc:
             raise SubmissionError(f"Generating contexts from '{pmap}' failed: {exc}") from None
         progress("Delivering " + ", ".join(generated))
-        made = delivery.deliver(generated, CREATE_CONTEXTS, description, user)
+        made = delivery.deliver(generated, NEW_CONTEXT, description, user)
         new_pmap = [n for n in generated if n.endswith(".pmap")][-1]
         contexts.set_pointer("edit", new_pmap, "set by system")
         set_context.record_meta_event(f"set edit context -> {new_pmap} by system (create contexts by {user})")
@@ -495,7 +497,7 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         locks.release(*confirm.CONTEXT_LOCK, user=user)
     return StoredResult.objects.create(
         name=str(uuid.uuid4()), page_template=confirm.CONFIRMED_TEMPLATE, user=user, requires_authentication=True,
-        parameters={"disposition": "confirmed", "submission_kind": CREATE_CONTEXTS, "description": description,
+        parameters={"disposition": "confirmed", "submission_kind": NEW_CONTEXT, "description": description,
                     "decided_by": user, "original_pmap": pmap, "final_pmap": pmap, "pmap": new_pmap,
                     "generated": generated, "installed": updates, "delivered": generated, "catalog": made.catalog,
                     "new_file_map": {}, "uploaded_basenames": [], "collision_list": []})

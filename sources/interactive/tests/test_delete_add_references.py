@@ -35,8 +35,8 @@ class DeleteAddTests(SubmissionTestCase):
         self.assertEqual(params["context_rmaps"], [new])
         self.assertNotIn(DELETED, crds.get_cached_mapping(new).reference_names())
         self.assertTrue(any(DELETED in line for line in params["diff_results"][0]["logical"]))
-        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Delete References by Alice Ames",
-                                           "CRDS HST DJANGO READY Delete References by Alice Ames"])
+        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Delete Existing by Alice Ames",
+                                           "CRDS HST DJANGO READY Delete Existing by Alice Ames"])
         outcome = confirm.decide(result.name, "confirm", self.user).confirmation.parameters
         self.assertEqual(outcome["pmap"], "hst_0730.pmap")
         self.assertEqual(contexts.get_pointer("edit"), "hst_0730.pmap")

@@ -47,7 +47,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         official = params["new_file_map"][EDITED]
         self.assertRegex(official, r"^hst_acs_biasfile_\d{4}\.rmap$")
         self.assertEqual(params["context_rmaps"], [official])
-        self.assertEqual(params["submission_kind"], "submit mappings")
+        self.assertEqual(params["submission_kind"], "submit file")
         record = self.record(official)
         self.assertEqual((record.state, record.derived_from, record.uploaded_as, record.type),
                          (UPLOADED, OLD_BIAS_RMAP, EDITED, "mapping"))
@@ -58,8 +58,8 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         self.assertNotIn(DELETED, new.reference_names())
         self.assertTrue(any(DELETED in line for line in params["diff_results"][0]["logical"]))
         self.assertTrue((self.ingest / EDITED).exists())  # kept until confirm
-        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit Mappings by Alice Ames",
-                                           "CRDS HST DJANGO READY Submit Mappings by Alice Ames"])
+        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit Mapping by Alice Ames",
+                                           "CRDS HST DJANGO READY Submit Mapping by Alice Ames"])
         self.assertTrue(Message.objects.filter(channel__key=channel, data__icontains="Certifying").exists())
 
         decision = confirm.decide(result.name, "confirm", self.user)
@@ -71,7 +71,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         self.assertNotIn(DELETED, pmap.reference_names())
         self.assertEqual(self.record(official).state, "delivered")
         self.assertFalse((self.ingest / EDITED).exists())
-        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO CONFIRMED Submit Mappings by Alice Ames")
+        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO CONFIRMED Submit File by Alice Ames")
 
     def open_channel(self) -> str:
         from jpoll import service as jpoll
@@ -101,7 +101,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
         self.assertEqual(result.parameters["disposition"], "bad files")
         self.assertEqual(result.parameters["certify_results"][0]["status"], "Failed")
         self.assert_nothing_added()
-        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO BAD FILES Submit Mappings by Alice Ames")
+        self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO BAD FILES Submit Mapping by Alice Ames")
         with self.assertRaisesMessage(confirm.ConfirmError, "failed certification"):
             confirm.decide(result.name, "confirm", self.user)
 
@@ -125,7 +125,7 @@ class SubmitMappingTests(MappingTestsMixin, SubmissionTestCase):
             self.submit_mappings()
         self.assert_nothing_added()
         self.assertTrue((self.ingest / EDITED).exists())
-        self.assertTrue(self.subjects()[-1].startswith("CRDS HST DJANGO FAILED Submit Mappings"))
+        self.assertTrue(self.subjects()[-1].startswith("CRDS HST DJANGO FAILED Submit MAPPINGs"))
 
     def test_unknown_reference_and_phony_derivation_are_refused(self):
         from crds.refactoring import checksum
@@ -261,7 +261,7 @@ class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
         done = Message.objects.filter(channel__key=channel, type="done").get()
         self.assertTrue(done.data["result"].endswith(response["Location"]))
         ready = client.get(response["Location"])
-        self.assertContains(ready, "READY: submit mappings")
+        self.assertContains(ready, "READY: submit file")
         result_id = response["Location"].rsplit("/", 1)[1]
         confirmed = client.post("/submit_confirm/", {"results_id": result_id, "button": "confirm",
                                                      "csrfmiddlewaretoken": token})

@@ -22,7 +22,7 @@ class SubmitReferenceTests(SubmissionTestCase):
         self.upload(BIAS)
         result = self.submit_references()
         params = result.parameters
-        self.assertEqual((params["disposition"], params["submission_kind"]), ("", "submit references"))
+        self.assertEqual((params["disposition"], params["submission_kind"]), ("", "submit file"))
         official = params["new_file_map"][BIAS]
         self.assertRegex(official, r"^[0-9a-z]{8}j_bia\.fits$")
         self.assertEqual(list(params["new_file_map"]), [BIAS])  # no new rmap
@@ -30,8 +30,8 @@ class SubmitReferenceTests(SubmissionTestCase):
         record = self.record(official)
         self.assertEqual((record.state, record.uploaded_as, record.sha1sum), (UPLOADED, BIAS,
                                                                               sha1(storage.cache_path(official))))
-        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit References by Alice Ames",
-                                           "CRDS HST DJANGO READY Submit References by Alice Ames"])
+        self.assertEqual(self.subjects(), ["CRDS HST DJANGO STARTED Submit Reference by Alice Ames",
+                                           "CRDS HST DJANGO READY Submit Reference by Alice Ames"])
         outcome = confirm.decide(result.name, "confirm", self.user).confirmation.parameters
         self.assertEqual(outcome["delivered"], [official])
         self.assertEqual(outcome["generated"], [])
@@ -90,4 +90,4 @@ class SubmitReferencePageTests(SubmissionTestCase):
         self.assertNotEqual(failed.data["status"], 0)
         self.assertEqual(done.data["status"], 0)
         self.assertTrue(done.data["result"].endswith(response["Location"]))
-        self.assertContains(client.get(response["Location"]), "READY: submit references")
+        self.assertContains(client.get(response["Location"]), "READY: submit file")
