@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from interactive.models import INACTIVE_STATES, AuditAction, FileRecord
 
 # Columns never shown to clients (server-behaviour.md §2.1).
-PRIVATE_FIELDS = ("deliverer_email", "catalog_link", "present")
+PRIVATE_FIELDS = ("deliverer_email", "catalog_link", "present", "uploaded_sha1sum")
 
 
 class UnknownFile(LookupError):

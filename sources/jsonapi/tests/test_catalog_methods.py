@@ -109,7 +109,7 @@ def test_file_info_map_answers_every_one_of_43800_names(rpc):
 
 def test_file_info_map_all_fields_and_bad_fields(rpc):
     info = rpc("get_file_info_map", "hst", ["hst_0729.pmap"], None)["hst_0729.pmap"]
-    assert "deliverer_email" not in info and "catalog_link" not in info and "present" not in info
+    assert not {"deliverer_email", "catalog_link", "present", "uploaded_sha1sum"} & set(info)
     assert info["name"] == "hst_0729.pmap" and info["type"] == "mapping"
     assert len(info["delivery_date"]) == len("2019-09-09 16:09:51")
     assert "Unknown catalog field 'deliverer_email'" in rpc.error(
@@ -182,7 +182,7 @@ def test_sqlite_export_has_catalog_and_history_without_private_columns(rpc):
     with open_sqlite(data) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(crds_hst_catalog)")]
         assert "name" in columns and "sha1sum" in columns
-        assert not {"deliverer_email", "catalog_link", "present"} & set(columns)
+        assert not {"deliverer_email", "catalog_link", "present", "uploaded_sha1sum"} & set(columns)
         assert db.execute("SELECT count(*) FROM crds_hst_catalog").fetchone()[0] == catalog.cataloged().count()
         row = db.execute("SELECT state, size FROM crds_hst_catalog WHERE name='m4r1753rj_bia.fits'").fetchone()
         assert row[1] == FileRecord.objects.get(name="m4r1753rj_bia.fits").size
