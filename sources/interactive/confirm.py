@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from interactive import badfiles, cache, certify, contexts, delivery, mail, naming, set_context, storage, submission
-from interactive.models import UPLOADED, AuditAction, FileRecord, StoredResult
+from interactive.models import UPLOADED, FileRecord, StoredResult
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +195,7 @@ def _confirm(result: StoredResult, user: str) -> dict:
             cache.invalidate_on_commit()
     except BaseException:
         if made is not None:
-            made.remove_links()
-            FileRecord.objects.filter(name__in=names + generated).update(state=UPLOADED, catalog_link="")
-            AuditAction.objects.filter(filename__in=[made.catalog] + names + generated,
-                                       details__startswith=repr([made.catalog])[:-1]).delete()
+            made.undo()
         submission.destroy_uploaded(generated)
         raise
     finally:

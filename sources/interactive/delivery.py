@@ -28,6 +28,7 @@ from interactive.models import (
     DELIVERED,
     SUBMITTED,
     TRANSITORY_STATES,
+    UPLOADED,
     AuditAction,
     FileRecord,
 )
@@ -137,6 +138,17 @@ class Delivery:
             except OSError:
                 log.exception("Could not remove delivery link %s", link)
         self.links = []
+
+    def undo(self) -> None:
+        """Take back a delivery whose operation failed after it: links, delivered states, audit rows.
+
+        The records return to `uploaded`, to be destroyed or delivered again by
+        the caller; the permanent catalog stays, its number spent (§16.10).
+        """
+        self.remove_links()
+        FileRecord.objects.filter(name__in=self.files).update(state=UPLOADED, catalog_link="")
+        AuditAction.objects.filter(filename__in=[self.catalog, *self.files],
+                                   details__startswith=repr([self.catalog])[:-1]).delete()
 
 
 def write_catalog(files: list[str]) -> str:

@@ -25,7 +25,7 @@ from crds.core import config as crds_config
 from django.conf import settings
 
 from interactive import catalog, certify, confirm, contexts, delivery, naming, storage
-from interactive.models import UPLOADED, USABLE_STATES, FileRecord, StoredResult
+from interactive.models import USABLE_STATES, FileRecord, StoredResult
 from interactive.submission import (
     BatchRequest,
     SubmissionError,
@@ -469,8 +469,8 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         if outcome.status == "Failed":
             raise SubmissionError(f"Rmap '{name}' fails certification: " + " ".join(outcome.lines[-3:]))
     holder = StoredResult(user=user, parameters={"description": description})
-    locks.acquire(*confirm.CONTEXT_LOCK, user=user, max_age=confirm.CONTEXT_LOCK_MAX_AGE,
-                  timeout=confirm.CONTEXT_LOCK_WAIT)
+    context_lock = locks.acquire(*confirm.CONTEXT_LOCK, user=user, max_age=confirm.CONTEXT_LOCK_MAX_AGE,
+                                 timeout=confirm.CONTEXT_LOCK_WAIT)
     generated: list[str] = []
     made = None
     try:
@@ -489,12 +489,11 @@ def create_contexts(user: str, pmap: str, rmaps: list[str], description: str,
         cache.invalidate_on_commit()
     except BaseException:
         if made is not None:
-            made.remove_links()
-            FileRecord.objects.filter(name__in=generated).update(state=UPLOADED, catalog_link="")
+            made.undo()
         submission.destroy_uploaded(generated)
         raise
     finally:
-        locks.release(*confirm.CONTEXT_LOCK, user=user)
+        locks.release_lock(context_lock)
     return StoredResult.objects.create(
         name=str(uuid.uuid4()), page_template=confirm.CONFIRMED_TEMPLATE, user=user, requires_authentication=True,
         parameters={"disposition": "confirmed", "submission_kind": NEW_CONTEXT, "description": description,

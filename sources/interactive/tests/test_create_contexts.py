@@ -46,6 +46,23 @@ class CreateContextsTests(SubmissionTestCase):
         params = submission_kinds.create_contexts(self.user, "hst_0729.pmap", [OLDER_BIAS_RMAP], "Clean").parameters
         self.assertEqual([self.record(n).blacklisted for n in params["generated"]], [False, False])
 
+    def test_failure_after_delivery_undoes_links_audit_lock_and_contexts(self):
+        from unittest import mock
+
+        from locking.models import Lock
+
+        from interactive.models import AuditAction
+
+        with mock.patch.object(contexts, "set_pointer", side_effect=RuntimeError("database went away")):
+            with self.assertRaises(RuntimeError):
+                submission_kinds.create_contexts(self.user, "hst_0729.pmap", [OLDER_BIAS_RMAP], "Back to 0344")
+        self.assertEqual(list((self.files_root / "deliveries").iterdir()), [])
+        self.assertFalse(AuditAction.objects.filter(action="new context").exists())
+        self.assertFalse(FileRecord.objects.filter(name="hst_0730.pmap").exists())
+        self.assertFalse(Lock.objects.filter(locked_object="context$all").exists())
+        self.assertEqual(contexts.get_pointer("edit"), self.OPERATIONAL)
+        self.assert_nothing_added()
+
     def test_bad_requests_change_nothing(self):
         cases = [
             ("hst_0729.pmap", [], "No rmaps were specified."),
