@@ -266,7 +266,13 @@ def hard_link(source: Path, target: Path) -> bool:
 
 def place_reference(upload_path: Path, name: str, renamed_hst: bool) -> None:
     """Put a reference at its cache path, read-only (§5.3.6): rewritten by uniqname (HST), else
-    hard-linked when the server owns the upload, else copied."""
+    hard-linked when the server owns the upload, else copied.
+
+    A symbolic link is refused: swapped in after the ingest area was listed, it could name
+    any file the server can read.
+    """
+    if upload_path.is_symlink() or not upload_path.is_file():
+        raise SubmissionError(f"'{upload_path.name}' is not a regular file in your ingest area.")
     target = storage.cache_path(name)
     if renamed_hst:
         from crds.misc import uniqname

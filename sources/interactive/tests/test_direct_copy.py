@@ -28,3 +28,15 @@ class DirectCopyTests(SubmissionTestCase):
         self.assertEqual((upload.stat().st_uid, upload.stat().st_mode & 0o777), (SUBMITTER_UID, 0o664))
         self.assertEqual(sha1(cached), sha1(upload))
         self.assertEqual(self.record(UPLOAD).sha1sum, sha1(cached))
+
+    def test_a_link_swapped_in_after_listing_is_refused(self):
+        from interactive import submission
+
+        elsewhere = self.files_root / "not-in-ingest.fits"
+        shutil.copy(test_data() / "hst" / BIAS, elsewhere)
+        link = self.ingest / UPLOAD
+        link.symlink_to(elsewhere)
+        with self.assertRaisesMessage(submission.SubmissionError,
+                                      f"'{UPLOAD}' is not a regular file in your ingest area."):
+            submission.place_reference(link, UPLOAD, renamed_hst=False)
+        self.assertFalse(os.path.lexists(storage.cache_path(UPLOAD)))
