@@ -31,17 +31,22 @@ def server():
         yield started
 
 
-def test_batch_submit_ready_confirm(server, page):
-    from playwright.sync_api import expect
-
-    url = server.url
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def log_in(page, url: str) -> None:
+    """The submitter's web login, for ACS."""
     page.goto(url + "/login/")
     page.fill("#id_username", "web_submitter")
     page.fill("#id_password", "web-pw")
     page.select_option("#id_instrument", "acs")
     page.click("form button[type=submit]")
     page.wait_for_url(url + "/")
+
+
+def test_batch_submit_ready_confirm(server, page):
+    from playwright.sync_api import expect
+
+    url = server.url
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log_in(page, url)
 
     ingest = server.root / "server_files" / "ingest" / "web_submitter"
     ingest.mkdir(parents=True, exist_ok=True)
@@ -89,12 +94,7 @@ def test_ready_page_hides_its_buttons_when_the_lock_drops(server, page):
     from playwright.sync_api import expect
 
     url = server.url
-    page.goto(url + "/login/")
-    page.fill("#id_username", "web_submitter")
-    page.fill("#id_password", "web-pw")
-    page.select_option("#id_instrument", "acs")
-    page.click("form button[type=submit]")
-    page.wait_for_url(url + "/")
+    log_in(page, url)
     made = server.manage("shell", "-c", READY_UNDER_LOCK)
     result_id = made.stdout.strip().splitlines()[-1]
     assert re.match(r"^[0-9a-f-]{36}$", result_id), (made.stdout, made.stderr)
