@@ -39,6 +39,15 @@ class UploadTestCase(TestCase):
         return (client or self.client).post("/upload/chunked/", {"files": SimpleUploadedFile(name, data)}, **headers)
 
 
+class IngestAreaTests(UploadTestCase):
+    def test_login_makes_the_users_ingest_area_group_writable(self):
+        """§5.1: submitters who copy files in by shell need the directory before their first upload."""
+        self.assertFalse(self.ingest("bob").exists())
+        Client().login(username="bob", password="pw")
+        self.assertTrue(self.ingest("bob").is_dir())
+        self.assertEqual(stat.S_IMODE(self.ingest("bob").stat().st_mode), 0o770)
+
+
 class WholeUploadTests(UploadTestCase):
     def test_upload_new_saves_and_lists(self):
         response = self.client.post("/upload/new/", {"files": [SimpleUploadedFile("a.fits", b"x" * 10),
