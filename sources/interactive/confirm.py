@@ -142,6 +142,36 @@ def decide(result_id: str, button: str, user: str, lock=None, is_superuser: bool
     return Decision(result, confirmation, disposition)
 
 
+def release_stuck(result_id: str, ignore_context_lock: bool = False) -> str:
+    """Return a result left "finalizing" by a confirm whose process died to "" (§16.6), so that its
+    submitter can confirm or cancel it again; only while none of its files was delivered.
+
+    A confirm holds the context lock while it runs, so a held lock means one may still be running.
+    """
+    from locking import service as locks
+
+    result = load(result_id)
+    disposition = result.parameters.get("disposition", "")
+    if disposition != "finalizing":
+        raise ConfirmError(f"Submission '{result.name}' is not being finalized "
+                           f"({disposition or 'it awaits a decision'}): nothing to release.")
+    lock = locks.held(*CONTEXT_LOCK)
+    if lock is not None and not ignore_context_lock:
+        raise ConfirmError(f"The context lock is held by '{lock.user}' until {lock.expires_on:%Y-%m-%d %H:%M:%S}: "
+                           "a confirm may still be running. Release the submission only when none is "
+                           "(--ignore-context-lock).")
+    names = list(result.parameters.get("new_file_map", {}).values())
+    delivered = sorted(FileRecord.objects.filter(name__in=names).exclude(state=UPLOADED)
+                       .values_list("name", flat=True))
+    if delivered:
+        raise ConfirmError(f"{len(delivered)} file(s) of submission '{result.name}' were delivered "
+                           f"({', '.join(delivered[:5])}): its confirm got past delivery, so it cannot be "
+                           "decided again. Check the delivery and the edit context by hand.")
+    _set_disposition(result, "")
+    return (f"Submission '{result.name}' of {result.user} awaits a decision again: confirm or cancel it "
+            "from its READY page.")
+
+
 def _cancel(result: StoredResult) -> dict:
     """Remove every record and cache file the submission added."""
     names = list(result.parameters.get("new_file_map", {}).values())

@@ -100,6 +100,12 @@ def instrument_lock(user: str) -> Lock | None:
     return None if lock is None or lock.is_expired() else lock
 
 
+def held(type_: str, name: str) -> Lock | None:
+    """The unexpired lock `type_$name`, whoever holds it."""
+    lock = Lock.objects.filter(locked_object=_key(type_, name)).first()
+    return None if lock is None or lock.is_expired() else lock
+
+
 def refresh_instrument_lock(user: str) -> int:
     """Slide the expiry of `user`'s live instrument lock to now + 4 h; return rows changed.
 
