@@ -161,12 +161,13 @@ def release_stuck(result_id: str, ignore_context_lock: bool = False) -> str:
                            "a confirm may still be running. Release the submission only when none is "
                            "(--ignore-context-lock).")
     names = list(result.parameters.get("new_file_map", {}).values())
-    delivered = sorted(FileRecord.objects.filter(name__in=names).exclude(state=UPLOADED)
-                       .values_list("name", flat=True))
+    delivered = sorted(set(FileRecord.objects.filter(name__in=names).exclude(state=UPLOADED)
+                           .values_list("name", flat=True))
+                       | {name for name in names for folder in delivery.delivery_dirs() if (folder / name).exists()})
     if delivered:
-        raise ConfirmError(f"{len(delivered)} file(s) of submission '{result.name}' were delivered "
-                           f"({', '.join(delivered[:5])}): its confirm got past delivery, so it cannot be "
-                           "decided again. Check the delivery and the edit context by hand.")
+        raise ConfirmError(f"{len(delivered)} file(s) of submission '{result.name}' were delivered or "
+                           f"linked for delivery ({', '.join(delivered[:5])}): its confirm got past delivery, "
+                           "so it cannot be decided again. Check the delivery and the edit context by hand.")
     _set_disposition(result, "")
     return (f"Submission '{result.name}' of {result.user} awaits a decision again: confirm or cancel it "
             "from its READY page.")

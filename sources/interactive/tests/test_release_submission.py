@@ -55,6 +55,22 @@ class ReleaseSubmissionTests(SubmissionTestCase):
             self.release(result.name)
         self.assertEqual(self.disposition(result), "finalizing")
 
+    def test_refused_when_its_files_are_linked_for_delivery(self):
+        """The confirm died after linking its delivery but before recording it."""
+        import os
+
+        from interactive import delivery, storage
+
+        result = self.stuck()
+        official = sorted(result.parameters["new_file_map"].values())[0]
+        folder = delivery.delivery_dirs()[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        os.link(storage.cache_path(official), folder / official)
+        self.addCleanup((folder / official).unlink)
+        with self.assertRaisesMessage(CommandError, f"linked for delivery ({official})"):
+            self.release(result.name)
+        self.assertEqual(self.disposition(result), "finalizing")
+
     def test_only_finalizing_results_of_known_ids(self):
         self.upload(BIAS)
         result = self.submit()
