@@ -75,6 +75,39 @@ def test_one_run_at_a_time_and_one_line_failures(server):
                                                                                                    "verify_cache")
 
 
+VERIFY_BY_BEAT = """
+from operations import tasks
+result = tasks.verify_cache.apply(throw=False)
+print(result.status, result.result)
+"""
+
+
+def test_beat_verify_cache_fails_and_mails_like_the_cron_job(server, smtp):
+    """Under beat no cron mails a failure: the task itself mails the operators and fails (flower shows it)."""
+    sink, _ = smtp
+    mailed = len(sink.messages)
+    clean = server.shell(VERIFY_BY_BEAT).strip().splitlines()[-1]
+    assert clean == "SUCCESS verify cache 0 stray, 0 missing, 0 corrupt files (sha1sums checked); 0 deleted."
+    assert len(sink.messages) == mailed
+
+    damaged = server.mapping("hst_acs_biasfile_0001.rmap")
+    original = damaged.read_text()
+    damaged.chmod(0o644)
+    damaged.write_text(original + "# damaged\n")
+    try:
+        failed = server.shell(VERIFY_BY_BEAT).strip().splitlines()[-1]
+    finally:
+        damaged.write_text(original)
+        damaged.chmod(0o444)
+    summary = "0 stray, 0 missing, 1 corrupt files (sha1sums checked); 0 deleted."
+    assert failed == f"FAILURE verify cache FAILED: {summary}"
+    assert len(sink.messages) == mailed + 1
+    recipients, message = sink.messages[-1]
+    assert recipients == ["ops@example.org"]
+    assert message["Subject"] == f"CRDS HST DEV verify cache FAILED: {summary}"
+    assert "corrupt file (sha1sum differs from the catalog): hst_acs_biasfile_0001.rmap" in message.get_content()
+
+
 # Loads the pickle alone (no mapping files beside it) with the crds library, as a client with
 # CRDS_USE_PICKLED_CONTEXTS does, and asks it for best references.
 LOAD_PICKLE = """

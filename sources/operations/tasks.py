@@ -3,6 +3,9 @@
 from celery import shared_task
 
 from operations import nightly, orphans, publish, reports
+from operations.mailreport import JobReport, send
+
+MAILED_LINES = 200  # of the verify report: the first stray, missing and corrupt files
 
 
 @shared_task(name="operations.publish_cache")
@@ -19,7 +22,14 @@ def clear_web_cache() -> str:
 
 @shared_task(name="operations.verify_cache")
 def verify_cache() -> str:
-    return orphans.check(check_sha1sum=True).summary()
+    """host/verify_cache for beat: a cache that disagrees with the catalog is mailed and fails the task."""
+    check = orphans.check(check_sha1sum=True)
+    report = JobReport("verify cache", summary=check.summary())
+    if not check.clean:
+        report.failures.append(check.summary())
+        report.add("cache consistency", "\n".join(check.lines()[:MAILED_LINES] + [check.summary()]))
+        send(report)
+    return _subject_or_failure(report)
 
 
 @shared_task(name="operations.nightly")
