@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
-from tests.ops_support import TINY_CONTEXT, TINY_REFERENCES, make_root, remove_root, tiny_rules_cache
+from tests.ops_support import TINY_CONTEXT, TINY_REFERENCES, ServerRoot, make_root, remove_root, tiny_rules_cache
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +263,63 @@ def test_crontab_names_existing_jobs():
     for job in jobs:
         path = CHECKOUT / job
         assert path.is_file() and path.stat().st_mode & 0o111, job
+
+
+def installed_crontab(tmp_path: Path, usecase: str = "django", **values: str) -> list[str]:
+    """The crontab ./install writes for an hst server of `usecase` with these site settings."""
+    from crds_server import installer, siteconfig
+
+    site = {**siteconfig.render("hst", usecase, {"CRDS": str(tmp_path)}), **values}
+    installer.write_crontab(site, installer.crontab_text(site))
+    return (tmp_path / "server" / "conf" / "crontab").read_text().splitlines()
+
+
+def jobs_of(crontab: list[str]) -> list[str]:
+    return [line for line in crontab if line[:1] in tuple("*@0123456789")]
+
+
+def test_installed_crontab_mails_failures_to_the_operators(tmp_path):
+    crontab = installed_crontab(tmp_path, CRDS_ADMIN_EMAILS="ops@example.org, dm@example.org",
+                                CRDS_STATUS_TO_ADDRESSES="status@example.org")
+    mailto = [line for line in crontab if line.startswith("MAILTO")]
+    assert mailto == ["MAILTO=ops@example.org,dm@example.org"]
+    assert crontab.index(mailto[0]) < crontab.index(jobs_of(crontab)[0])
+    assert "CRDS_SCHEDULER=cron" in crontab
+    assert len(jobs_of(crontab)) == 14
+
+    crontab = installed_crontab(tmp_path, CRDS_ADMIN_EMAILS="", CRDS_STATUS_TO_ADDRESSES="status@example.org")
+    assert [line for line in crontab if line.startswith("MAILTO")] == ["MAILTO=status@example.org"]
+    # Nobody configured: no MAILTO, so cron mails the crontab's owner instead of discarding the failure.
+    crontab = installed_crontab(tmp_path, CRDS_ADMIN_EMAILS="", CRDS_STATUS_TO_ADDRESSES="")
+    assert not [line for line in crontab if line.startswith("MAILTO")]
+    assert len(jobs_of(crontab)) == 14
+
+
+def test_install_refuses_an_address_cron_cannot_use(tmp_path):
+    from crds_server import installer
+
+    with pytest.raises(installer.InstallError) as refused:
+        installed_crontab(tmp_path, CRDS_ADMIN_EMAILS="ops@example.org, ops team <ops@example.org>")
+    assert str(refused.value) == ("CRDS_ADMIN_EMAILS: 'ops team <ops@example.org>' is not a mail address cron can "
+                                  "send to; fix it in configs/ and run ./install again")
+    assert not (tmp_path / "server" / "conf" / "crontab").exists()
+
+
+def test_production_crontab_schedules_nothing_beat_runs_the_jobs(tmp_path):
+    crontab = installed_crontab(tmp_path, "dev", CRDS_ADMIN_EMAILS="ops@example.org")
+    assert crontab and all(line.startswith("# ") for line in crontab)
+    assert "Celery beat" in crontab[1]
+
+
+def test_cron_job_refuses_to_run_on_the_production_stack():
+    """host/crontab installed by hand on a production server would run every job a second time."""
+    root = make_root(None, usecase="dev", migrate=False, CRDS_STACK="production")
+    try:
+        from_cron = ServerRoot(root.root, {**root.env, "CRDS_SCHEDULER": "cron"})
+        result = from_cron.tool("host/clear_expired_locks")
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr == ("clear_expired_locks: not run: Celery beat runs the jobs of this production server; "
+                                 "remove this crontab (crontab -r)\n")
+        assert not (root.root / "cron_logs").exists()
+    finally:
+        remove_root(root)

@@ -59,6 +59,9 @@ def test_env_sh_sets_the_operator_environment(embedded):
 def test_install_writes_a_crontab_for_this_checkout(embedded):
     crontab = (embedded.root / "var/hst/django/server/conf/crontab").read_text().splitlines()
     assert f"CRDS_CHECKOUT={embedded.root}" in crontab
+    assert "CRDS_SCHEDULER=cron" in crontab
+    # hst-django configures no operators: no MAILTO, so cron mails the crontab's owner (never MAILTO="").
+    assert not [line for line in crontab if line.startswith("MAILTO")]
     jobs = [line.split('"$CRDS_CHECKOUT/')[1].rstrip('"') for line in crontab if '"$CRDS_CHECKOUT/' in line]
     assert {"host/clear_expired_locks", "host/update_delivery_status", "host/monitor_reprocessing",
             "host/nightly.cron.job"} <= set(jobs)

@@ -28,6 +28,7 @@ TEMPLATES = siteconfig.CHECKOUT / "servers"
 APACHE_BINARIES = ("/usr/sbin/apache2", "/usr/sbin/httpd")
 APACHE_MODULES = "/usr/lib/apache2/modules"
 _SQL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}\Z")
+_MAIL_ADDRESS = re.compile(r"^[A-Za-z0-9._%+=][A-Za-z0-9._%+=-]*(@[A-Za-z0-9.-]+)?\Z")
 
 
 class InstallError(Exception):
@@ -252,23 +253,53 @@ def set_owner(site: dict[str, str], user: str) -> None:
         _run(["chown", "-R", f"{user}:{user}", str(root)], f"could not give {root} to {user}")
 
 
-def write_crontab(site: dict[str, str]) -> None:
-    """$CRDS/server/conf/crontab: host/crontab with this checkout's path, ready for `crontab`."""
+def cron_mailto(site: dict[str, str]) -> str:
+    """Cron's MAILTO: the operators (CRDS_ADMIN_EMAILS, else the status list), as the report jobs mail them."""
+    for key in ("CRDS_ADMIN_EMAILS", "CRDS_STATUS_TO_ADDRESSES"):
+        addresses = [a.strip() for a in site.get(key, "").split(",") if a.strip()]
+        for address in addresses:
+            if not _MAIL_ADDRESS.match(address):
+                raise InstallError(f"{key}: {address[:60]!r} is not a mail address cron can send to; "
+                                   "fix it in configs/ and run ./install again")
+        if addresses:
+            return ",".join(addresses)
+    return ""
+
+
+def crontab_text(site: dict[str, str]) -> str:
+    """host/crontab for this checkout, mailing failures to the operators; on the production stack no jobs.
+
+    Celery beat runs the production stack's jobs: a crontab there would run each one twice.
+    """
+    if production(site):
+        return "".join(f"# {line}\n" for line in (
+            f"No cron jobs for CRDS server {site['CRDS_OBSERVATORY']} {site['CRDS_USECASE']}: on the production stack",
+            "Celery beat (./run starts the Celery worker with --beat) runs the jobs of host/crontab.",
+            "Installing this file schedules nothing; installing host/crontab would run each job twice."))
+    mailto = cron_mailto(site)
     lines = []
     for line in (siteconfig.CHECKOUT / "host" / "crontab").read_text().splitlines():
         if line.startswith("CRDS_CHECKOUT="):
+            if mailto:
+                lines.append(f"MAILTO={mailto}")
             line = f"CRDS_CHECKOUT={siteconfig.CHECKOUT}"
         lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def write_crontab(site: dict[str, str], text: str) -> None:
+    """$CRDS/server/conf/crontab, ready for `crontab`."""
     target = Path(site["CRDS"]) / "server" / "conf" / "crontab"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(lines) + "\n")
+    target.write_text(text)
 
 
 def configure(obs: str, usecase: str) -> None:
     site = siteconfig.render(obs, usecase)
+    crontab = crontab_text(site)
     siteconfig.write_site_env(site)
     write_env_scripts(site)
-    write_crontab(site)
+    write_crontab(site, crontab)
     keys = ensure_secrets(site)
     if not production(site):
         return
