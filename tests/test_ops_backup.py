@@ -11,7 +11,7 @@ import time
 import pytest
 from crds_server.testing import test_cache
 
-from tests.ops_support import make_root, remove_root, tree
+from tests.ops_support import make_root, remove_root, tiny_rules_cache, tree
 
 # A real submission through the submission and confirmation services (what the web pages call).
 SUBMIT = """
@@ -192,3 +192,56 @@ def test_help_of_every_tool(server):
                  "clear_cache"):
         result = server.tool(name, "--help")
         assert result.returncode == 0 and "usage:" in result.stdout, name
+
+
+@pytest.fixture
+def kept_two(tmp_path):
+    """A small server keeping its 2 newest backups."""
+    root = make_root(tiny_rules_cache(tmp_path / "cache"), CRDS_KEEP_BACKUPS="2")
+    yield root
+    remove_root(root)
+
+
+def fake_backup(path, manifest: bool = True):
+    path.mkdir(parents=True)
+    (path / "database.sqlite3").write_bytes(b"an old copy")
+    if manifest:
+        (path / "MANIFEST.json").write_text("{}\n")
+
+
+def test_nightly_keeps_the_newest_backups_and_nothing_else_is_touched(kept_two, tmp_path):
+    backups = kept_two.backups
+    for day in ("01", "02", "03"):
+        fake_backup(backups / f"2001-01-{day}-000000")
+    fake_backup(backups / "2001-01-04-000000", manifest=False)  # not made by the server: no manifest
+    fake_backup(tmp_path / "elsewhere")
+    (backups / "2000-01-01-000000").symlink_to(tmp_path / "elsewhere")
+    fake_backup(backups / "notes", manifest=True)
+    fake_backup(backups / ".2001-01-05-000000.dead1234.partial", manifest=False)  # a killed run
+    running = backups / f".{time.strftime('%Y-%m-%d-%H%M%S')}.run5678.partial"  # a backup being made now
+    fake_backup(running, manifest=False)
+
+    result = kept_two.manage("nightly_report", "--no-mail")
+    made = max(p.name for p in backups.iterdir() if p.name[:2] == "20" and p.name != "2001-01-04-000000")
+    assert made > "2002"
+    assert ("==== old backups\nkeeping the newest 2; removed 3\nremoved 2001-01-01-000000\nremoved 2001-01-02-000000\n"
+            "removed .2001-01-05-000000.dead1234.partial\n") in result.stdout
+    assert result.stdout.rstrip().endswith("nightly OK")
+    assert sorted(p.name for p in backups.iterdir()) == sorted(
+        ["2000-01-01-000000", "2001-01-03-000000", "2001-01-04-000000", made, "latest", "notes", running.name])
+    assert tree(tmp_path / "elsewhere") and (tmp_path / "elsewhere" / "MANIFEST.json").is_file()
+    assert tree(backups / "latest") == tree(backups / made)
+
+
+def test_nightly_with_a_bad_retention_setting_backs_up_and_removes_nothing(kept_two):
+    from crds_server import siteconfig
+
+    fake_backup(kept_two.backups / "2001-01-01-000000")
+    siteconfig.write_site_env({**kept_two.site, "CRDS_KEEP_BACKUPS": "0"}, kept_two.root / "site.env")
+    result = kept_two.manage("nightly_report", "--no-mail", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    reason = ("removing old backups: CRDS_KEEP_BACKUPS is '0': set it in configs/ to the number of nightly "
+              "backups to keep (1 or more) and run ./install again.")
+    assert result.stderr.strip() == f"CommandError: nightly FAILED: {reason}"
+    dated = sorted(p.name for p in kept_two.backups.iterdir() if p.name[:2] == "20")
+    assert len(dated) == 2 and dated[0] == "2001-01-01-000000"

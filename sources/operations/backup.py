@@ -332,3 +332,28 @@ def check_backup(path: Path) -> Backup:
         raise BackupError(f"{path} was made by a newer server (unknown migrations {', '.join(unknown[:3])}): "
                           "update this server's code first.")
     return Backup(path, manifest)
+
+
+PARTIAL_RE = re.compile(r"^\.(\d{4}-\d\d-\d\d-\d{6})\..+\.partial\Z")
+DEAD_PARTIAL = datetime.timedelta(days=1)
+
+
+def prune_backups(keep: int, now: datetime.datetime | None = None) -> list[Path]:
+    """Remove all but the newest `keep` backups, and `.partial` ones whose run started over a day ago (it died).
+
+    Each backup is a full copy and nothing else removes one.  Only directories make_backup made are
+    touched: a dated name holding a manifest, or a dated `.partial` name; `latest` stays.
+    """
+    if keep < 1:
+        raise BackupError(f"Keeping {keep} backups would remove the newest one: keep at least 1.")
+    made = [path for path in list_backups() if not path.is_symlink() and (path / MANIFEST).is_file()]
+    doomed = made[:-keep]
+    started_before = (now or datetime.datetime.now()) - DEAD_PARTIAL
+    for path in sorted(backups_dir().iterdir()) if backups_dir().is_dir() else []:
+        match = PARTIAL_RE.match(path.name)
+        if (match and path.is_dir() and not path.is_symlink()
+                and datetime.datetime.strptime(match[1], STAMP_FORMAT) < started_before):
+            doomed.append(path)
+    for path in doomed:
+        shutil.rmtree(path)
+    return doomed

@@ -19,6 +19,7 @@ from operations import backup, orphans
 from operations.mailreport import JobReport, send
 
 SECRET_WORDS = ("PASSWORD", "SECRET", "KEY")
+DEFAULT_KEEP_BACKUPS = "7"  # for a site.env written before CRDS_KEEP_BACKUPS existed
 
 
 def _run(*command: str, cwd: Path | None = None) -> str:
@@ -57,6 +58,28 @@ def revision() -> str:
     return head + ("uncommitted changes:\n" + changes if changes.strip() else "no uncommitted changes\n")
 
 
+def backups_kept() -> int:
+    """CRDS_KEEP_BACKUPS, the number of newest backups the nightly job keeps."""
+    value = settings.SITE.get("CRDS_KEEP_BACKUPS", DEFAULT_KEEP_BACKUPS).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise backup.BackupError(f"CRDS_KEEP_BACKUPS is {value[:20]!r}: set it in configs/ to the number of "
+                                 "nightly backups to keep (1 or more) and run ./install again.")
+    return int(value)
+
+
+def remove_old_backups(report: JobReport) -> None:
+    """After a good backup, keep the newest CRDS_KEEP_BACKUPS: each is a full copy and would fill the disk."""
+    try:
+        keep = backups_kept()
+        removed = backup.prune_backups(keep)
+    except (backup.BackupError, OSError) as exc:
+        report.failures.append(f"removing old backups: {exc}")
+        report.add("old backups", f"FAILED: {exc}")
+        return
+    names = "".join(f"\nremoved {path.name}" for path in removed)
+    report.add("old backups", f"keeping the newest {keep}; removed {len(removed)}{names}")
+
+
 def run(self_test_log: Path | None = None, send_mail: bool = True) -> JobReport:
     """Diagnostics and the nightly backup; mailed to CRDS_ADMIN_EMAILS (else the status list)."""
     report = JobReport("nightly")
@@ -80,6 +103,8 @@ def run(self_test_log: Path | None = None, send_mail: bool = True) -> JobReport:
     except (backup.BackupError, OSError) as exc:
         report.failures.append(f"backup: {exc}")
         report.add("backup", f"FAILED: {exc}")
+    else:
+        remove_old_backups(report)
     if send_mail:
         send(report)
     return report
