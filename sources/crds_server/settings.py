@@ -249,7 +249,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-jpoll-channels": {"task": "jpoll.expire_channels", "schedule": 3600.0},
     "update-delivery-status": {"task": "interactive.update_delivery_status", "schedule": 300.0},
     "remove-abandoned-uploads": {"task": "interactive.remove_abandoned_uploads", "schedule": 3600.0},
-    # operations (host/crontab runs the same jobs from cron)
+    # operations (the embedded stack runs the same jobs from host/crontab; production runs beat only)
     "publish-server-cache": {"task": "operations.publish_cache", "schedule": 300.0},
     "clear-web-cache": {"task": "operations.clear_web_cache", "schedule": 4 * 3600.0},
     "verify-cache": {"task": "operations.verify_cache", "schedule": _crontab(minute=0, hour=4, day_of_week=0)},
