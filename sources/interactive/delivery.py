@@ -60,29 +60,49 @@ def catalog_name(delivery_id: int) -> str:
 
 # ---------------------------------------------------------------------------- status
 
-def catalog_status(catalog_link: str) -> str:
+def area_visible(directory: Path) -> bool:
+    """Whether `directory` shows the delivery area, so that a catalog missing from it means archived.
+
+    It must exist, be readable and lie on the file system of the file cache:
+    deliveries are hard links from the cache, so the real area always does,
+    while an unmounted mount point (an empty directory) lies on its parent's.
+    """
+    try:
+        return (directory.is_dir() and os.access(directory, os.R_OK | os.X_OK)
+                and directory.stat().st_dev == Path(settings.CRDS_FILE_CACHE).stat().st_dev)
+    except OSError:
+        return False
+
+
+def catalog_status(catalog_link: str, unknown: str = DELIVERED) -> str:
     """The archive status a catalog's presence (or renamed presence) in the delivery area means.
 
     Only the base name of `catalog_link` is used, re-rooted under this
     server's first delivery directory, so mirrored databases still work.
+    A catalog is `archived` only when it is gone from a visible delivery
+    area; while the area cannot be seen the answer is `unknown` (by default
+    `delivered`, the status the server itself set), so nothing is stored.
     """
     if not catalog_link:
         return ARCHIVED
     base = os.path.basename(catalog_link)
     directory = delivery_dirs()[0]
-    if (directory / base).exists():
-        return DELIVERED
-    for suffix, status in RENAME_STATUS:
-        if (directory / (base + suffix)).exists():
-            return status
-    return ARCHIVED
+    try:
+        if (directory / base).exists():
+            return DELIVERED
+        for suffix, status in RENAME_STATUS:
+            if (directory / (base + suffix)).exists():
+                return status
+    except OSError:
+        return unknown
+    return ARCHIVED if area_visible(directory) else unknown
 
 
 def archive_status(record: FileRecord) -> str:
-    """A transitory record's live status; other records keep their state."""
+    """A transitory record's live status (its stored state while the delivery area cannot be seen)."""
     if record.state not in TRANSITORY_STATES:
         return record.state
-    return catalog_status(record.catalog_link)
+    return catalog_status(record.catalog_link, unknown=record.state)
 
 
 def refresh(record: FileRecord) -> str:
@@ -99,8 +119,20 @@ def update_delivery_status() -> int:
     """Store `archived` on every transitory record whose catalog has left the delivery area.
 
     Run every 5 minutes (host/update_delivery_status, Celery beat).  Returns
-    the number of records changed.
+    the number of records changed.  Nothing is done while the server is
+    offline for maintenance or the delivery area cannot be seen: a missing
+    catalog then does not mean the archive has its files.
     """
+    from operations import backup  # operations imports this app
+
+    if backup.offline_flag().exists():
+        log.info("update_delivery_status: server offline (%s exists): nothing done", backup.offline_flag())
+        return 0
+    area = delivery_dirs()[0]
+    if not area_visible(area):
+        log.warning("update_delivery_status: delivery area %s is missing, unreadable or not mounted "
+                    "(not on the file cache's file system): archive status unknown, nothing done", area)
+        return 0
     links = (FileRecord.objects.filter(state__in=TRANSITORY_STATES)
              .values_list("catalog_link", flat=True).distinct())
     finished = [link for link in links if catalog_status(link) == ARCHIVED]

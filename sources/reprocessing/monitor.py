@@ -27,8 +27,12 @@ def old_context_file() -> Path:
     return compute.reprocessing_dir() / "old_context.txt"
 
 
+class MonitorError(Exception):
+    """A change could not be computed; old_context.txt still names the old context, so the next pass retries."""
+
+
 def check(chunk_size: int | None = None, previous: str = "") -> str:
-    """One monitor pass; returns a line saying what it did.
+    """One monitor pass; returns a line saying what it did, or raises MonitorError (one line).
 
     `previous` (the context a set context replaced) stands in for a missing
     old_context.txt, so the first set context of a server is computed too.
@@ -37,10 +41,19 @@ def check(chunk_size: int | None = None, previous: str = "") -> str:
         return f"server offline ({offline_flag()} exists): nothing done"
     resumed = compute.resume_stalled()
     said = "".join(f"; computation {cid}: {n} lost chunks sent again" for cid, n in resumed.items())
-    old, current, outcome = _record_current(previous)
+    recorded, old, current, outcome = _record_current(previous)
     if outcome:
         return outcome + said
-    comp = compute.start(old, current, chunk_size=chunk_size)
+    try:
+        comp = compute.start(old, current, chunk_size=chunk_size, dispatch=False)
+    except Exception as exc:
+        reason = " ".join(str(exc).split())[:300] or "no details"
+        raise MonitorError(f"computation {old} --> {current} not started ({exc.__class__.__name__}: {reason}); "
+                           f"{old} kept as the last context seen, the next pass tries again") from None
+    if not _advance(recorded, current):
+        comp.delete()
+        return f"{old} --> {current} already taken by another pass: nothing done" + said
+    compute.dispatch_pending(comp)
     try:
         from interactive import cache
 
@@ -50,32 +63,66 @@ def check(chunk_size: int | None = None, previous: str = "") -> str:
     return f"computation {comp.id} started for {old} --> {current}" + said
 
 
-def _record_current(previous: str) -> tuple[str, str, str]:
-    """(old, current, "") for a forward change to compute, else what was done instead.
+def _read_old_context() -> str | None:
+    path = old_context_file()
+    return path.read_text() if path.exists() else None
 
-    The latest pointer's row stays locked while old_context.txt is read and
-    rewritten, so a set context's pass and a scheduled pass running together
-    cannot both see the same change.
-    """
+
+def _write_old_context(context: str) -> None:
+    path = old_context_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(context + "\n")
+
+
+def _lock_latest():
+    """The latest pointer's row, locked until the caller's transaction ends; None before any context."""
     from interactive.models import ContextPointer
 
+    return ContextPointer.objects.select_for_update().filter(kind="latest").first()
+
+
+def _record_current(previous: str) -> tuple[str | None, str, str, str]:
+    """(old_context.txt as read, old, current, "") for a forward change to compute, else what was done instead.
+
+    The latest pointer's row stays locked while old_context.txt is read and,
+    unless there is a change to compute, rewritten: a set context's pass and a
+    scheduled pass running together cannot both see the same change.  A
+    forward change is recorded only once its computation has started
+    (`_advance`), so a failed start is tried again by the next pass.
+    """
     with transaction.atomic():
-        row = ContextPointer.objects.select_for_update().filter(kind="latest").first()
+        row = _lock_latest()
         current = row.context if row else ""
         if not current:
-            return "", "", "no operational context yet: nothing done"
-        path = old_context_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        old = path.read_text().strip() if path.exists() else previous
-        path.write_text(current + "\n")
+            return None, "", "", "no operational context yet: nothing done"
+        recorded = _read_old_context()
+        old = recorded.strip() if recorded is not None else previous
+        outcome = _outcome(old, current)
+        if outcome:
+            _write_old_context(current)
+    return recorded, old, current, outcome
+
+
+def _outcome(old: str, current: str) -> str:
+    """What a pass does instead of computing old → current, or "" when it is a forward change."""
     if not old:
-        return old, current, f"first run: recorded {current}"
+        return f"first run: recorded {current}"
     try:
         old_serial, new_serial = int(compute.context_serial(old)), int(compute.context_serial(current))
     except compute.ComputationError as exc:
-        return old, current, f"old_context.txt held {old[:80]!r}, not a context ({exc}); recorded {current}"
+        return f"old_context.txt held {old[:80]!r}, not a context ({exc}); recorded {current}"
     if new_serial == old_serial:
-        return old, current, f"no change: {current}"
+        return f"no change: {current}"
     if new_serial < old_serial:
-        return old, current, f"reversion {old} --> {current} ignored"
-    return old, current, ""
+        return f"reversion {old} --> {current} ignored"
+    return ""
+
+
+def _advance(recorded: str | None, current: str) -> bool:
+    """Record `current` in old_context.txt unless another pass changed the file since it was read."""
+    with transaction.atomic():
+        _lock_latest()
+        if _read_old_context() != recorded:
+            return False
+        _write_old_context(current)
+    return True

@@ -117,3 +117,51 @@ class AvailabilityRecheckedTests(ArchiveStatusTestCase):
         self.assertEqual(self.record(OLD).state, ARCHIVED)
 
 
+
+
+class AreaUnseenTests(ArchiveStatusTestCase):
+    """A catalog missing from a delivery area the server cannot see proves nothing: no record is archived."""
+
+    def setUp(self):
+        super().setUp()
+        self.catalog = self.area / delivery.deliver([DARK, DRKC], "batch submit", "Darks", "alice").catalog
+
+    def states(self) -> dict[str, str]:
+        return dict(FileRecord.objects.filter(name__in=[DARK, DRKC]).values_list("name", "state"))
+
+    def assert_nothing_stored(self):
+        self.assertEqual(delivery.update_delivery_status(), 0)
+        self.assertEqual(delivery.refresh(self.record(DARK)), DELIVERED)
+        self.assertEqual(self.states(), {DARK: DELIVERED, DRKC: DELIVERED})
+
+    def test_missing_directory(self):
+        self.area.rename(self.tmp / "moved-away")
+        self.assert_nothing_stored()
+        (self.tmp / "moved-away").rename(self.area)  # back, the delivery still waiting
+        self.assertEqual(delivery.update_delivery_status(), 0)
+        self.assertEqual(delivery.archive_status(self.record(DARK)), DELIVERED)
+        self.catalog.unlink()
+        self.assertEqual(delivery.update_delivery_status(), 2)
+        self.assertEqual(self.states(), {DARK: ARCHIVED, DRKC: ARCHIVED})
+
+    def test_unmounted_directory_is_not_on_the_file_cache_file_system(self):
+        elsewhere = Path("/dev/shm")
+        if not elsewhere.is_dir() or elsewhere.stat().st_dev == self.area.stat().st_dev:
+            self.skipTest("needs /dev/shm on a file system other than the file cache's")
+        mount_point = Path(tempfile.mkdtemp(prefix="unmounted-deliveries-", dir=elsewhere))
+        self.addCleanup(mount_point.rmdir)
+        with override_settings(CRDS_DELIVERY_DIRS=[mount_point]):
+            self.assert_nothing_stored()
+        self.catalog.unlink()
+        self.assertEqual(delivery.update_delivery_status(), 2)
+
+    def test_offline_server(self):
+        self.catalog.unlink()
+        flag = self.tmp / "server_offline"
+        flag.write_text("backup since 2025-01-01 00:00:00\n")
+        with override_settings(CRDS_OFFLINE_FLAG=str(flag)):
+            self.assertEqual(delivery.update_delivery_status(), 0)
+            self.assertEqual(self.states(), {DARK: DELIVERED, DRKC: DELIVERED})
+            flag.unlink()
+            self.assertEqual(delivery.update_delivery_status(), 2)
+        self.assertEqual(self.states(), {DARK: ARCHIVED, DRKC: ARCHIVED})

@@ -1,6 +1,6 @@
 """Dataset sources that misbehave on purpose, injected through the pluggable source interface
-(settings.CRDS_DATASET_SOURCE): a worker fault for the retry test, and a worker that stops
-mid-chunk so that the worker-loss tests can kill it there."""
+(settings.CRDS_DATASET_SOURCE): a worker fault for the retry test, a worker that stops
+mid-chunk so that the worker-loss tests can kill it there, and an archive that is down."""
 
 from __future__ import annotations
 
@@ -21,6 +21,24 @@ class FailOnceSource(DatabaseSource):
         except FileExistsError:
             return super().headers(ids, since)
         raise ConnectionError("archive parameter service unavailable (injected fault)")
+
+
+class ArchiveDownSource(DatabaseSource):
+    def dataset_ids(self, instrument, since="1900-01-01 00:00:00"):
+        raise ConnectionError("archive parameter service unavailable\n(injected fault)")
+
+
+class OvertakenSource(DatabaseSource):
+    """A source so slow that another monitor pass (run here, with the plain source) records the change first."""
+
+    def dataset_ids(self, instrument, since="1900-01-01 00:00:00"):
+        from django.test import override_settings
+
+        from reprocessing import monitor
+
+        with override_settings(CRDS_DATASET_SOURCE="reprocessing.sources.DatabaseSource"):
+            monitor.check()
+        return super().dataset_ids(instrument, since)
 
 
 class HoldingSource(DatabaseSource):

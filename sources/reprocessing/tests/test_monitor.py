@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from interactive import contexts
 
 from reprocessing.models import Computation
@@ -34,6 +34,40 @@ def test_forward_change_is_computed_once(catalog, reprocessing_root, offline_fla
     assert list(reprocessing_root.glob("*_0728_0729/bestrefs_err_truncated.txt.gz"))
     assert run(capsys) == f"no change: {NEW}"
     assert Computation.objects.count() == 1
+
+
+def test_change_not_computed_while_the_archive_is_down_is_computed_next_pass(catalog, reprocessing_root, settings,
+                                                                            offline_flag, capsys):
+    (reprocessing_root / "old_context.txt").write_text(OLD + "\n")
+    contexts.set_pointer("latest", NEW)
+    settings.CRDS_DATASET_SOURCE = "reprocessing.tests.flaky_source.ArchiveDownSource"
+    with pytest.raises(CommandError) as failed:
+        run(capsys)
+    assert str(failed.value) == (
+        f"computation {OLD} --> {NEW} not started (ConnectionError: archive parameter service unavailable "
+        f"(injected fault)); {OLD} kept as the last context seen, the next pass tries again")
+    assert (reprocessing_root / "old_context.txt").read_text().strip() == OLD
+    assert Computation.objects.count() == 0
+    assert not [p for p in reprocessing_root.iterdir() if p.is_dir()]
+
+    settings.CRDS_DATASET_SOURCE = "reprocessing.sources.DatabaseSource"
+    assert run(capsys).startswith(f"computation {Computation.objects.get().id} started for {OLD} --> {NEW}")
+    assert Computation.objects.get().state == "done"
+    assert (reprocessing_root / "old_context.txt").read_text().strip() == NEW
+    assert list(reprocessing_root.glob("*_0728_0729/bestrefs_err_truncated.txt.gz"))
+    assert run(capsys) == f"no change: {NEW}"
+
+
+def test_change_taken_by_another_pass_meanwhile_is_computed_once(catalog, reprocessing_root, settings,
+                                                                 offline_flag, capsys):
+    (reprocessing_root / "old_context.txt").write_text(OLD + "\n")
+    contexts.set_pointer("latest", NEW)
+    settings.CRDS_DATASET_SOURCE = "reprocessing.tests.flaky_source.OvertakenSource"
+    assert run(capsys) == f"{OLD} --> {NEW} already taken by another pass: nothing done"
+    comp = Computation.objects.get()  # the other pass's
+    assert (comp.old_context, comp.new_context, comp.state) == (OLD, NEW, "done")
+    assert len(list(reprocessing_root.glob("*_0728_0729"))) == 1
+    assert (reprocessing_root / "old_context.txt").read_text().strip() == NEW
 
 
 def test_reversion_is_recorded_but_not_computed(catalog, reprocessing_root, offline_flag, capsys):
