@@ -81,7 +81,7 @@ def test_round_trip_restores_exactly_and_removes_later_files(server):
     assert not (server.server_files / "deliveries" / "opus_2_i.cat").exists()
     assert (server.server_files / "catalogs" / "opus_1_i.cat").exists()
     assert not stray.exists()
-    assert f"deleted: {server.ref(second_reference)}" in result.stdout
+    assert f"set aside: {server.ref(second_reference)}" in result.stdout
     assert "restart the server (./stop; ./run)" in result.stdout  # the embedded server has no reload hook
     for name in first_files:
         path = server.ref(name) if name.endswith(".fits") else server.mapping(name)
@@ -127,7 +127,7 @@ def test_dry_runs_change_nothing(server):
     assert result.returncode == 0 and "Would back up the sqlite database" in result.stdout
     result = server.tool("restore_server", "--dry-run")
     assert result.returncode == 0 and "would restore" in result.stdout
-    assert "stray file (no catalog row)" in result.stdout
+    assert f"would set aside: {server.ref('zzz8000l_bia.fits')}" in result.stdout
     assert sorted(p.name for p in server.backups.iterdir()) == before_backups
     assert server.ref("zzz8000l_bia.fits").exists()
     server.ref("zzz8000l_bia.fits").unlink()

@@ -20,11 +20,14 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +35,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, connections
 from django.db.migrations.recorder import MigrationRecorder
-from interactive import storage
+from interactive import delivery, storage
 
 MANIFEST = "MANIFEST.json"
 LATEST = "latest"
@@ -44,14 +47,28 @@ PACKAGES = "packages.txt"
 DUMP_COMPLETE = b"-- Dump completed"
 
 
+OWNER_RE = re.compile(r"\(pid (\d+) on (\S+)\)\s*\Z")
+PARTIAL_RE = re.compile(r"^\.[\w-]+\.pid(\d+)\.")
+REQUIRED_AREAS = ("catalogs", "deliveries", "mappings", "config")
+
+
 class BackupError(Exception):
     """A backup cannot be made or loaded; nothing was changed (or the partial result was removed)."""
 
 
+class Interrupted(BackupError):
+    """The backup or restore process was asked to stop (SIGTERM)."""
+
+
 def areas() -> dict[str, Path]:
-    """The file areas a backup holds, by archive name: catalogs, deliveries, mappings, server cache config."""
-    return {"catalogs": storage.catalogs_dir(), "deliveries": storage.deliveries_dir(),
-            "mappings": storage.mappings_dir(), "config": storage.config_dir()}
+    """The file areas a backup holds, by archive name: catalogs, every delivery directory, mappings, cache config.
+
+    The first configured delivery directory is `deliveries`, the others `deliveries_2`, `deliveries_3` ...
+    """
+    found = {"catalogs": storage.catalogs_dir()}
+    for number, directory in enumerate(delivery.delivery_dirs(), start=1):
+        found["deliveries" if number == 1 else f"deliveries_{number}"] = directory
+    return {**found, "mappings": storage.mappings_dir(), "config": storage.config_dir()}
 
 
 def backups_dir() -> Path:
@@ -67,19 +84,79 @@ def offline_flag() -> Path:
     return Path(getattr(settings, "CRDS_OFFLINE_FLAG", settings.CRDS_SERVER_DIR / "run" / "server_offline"))
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_offline_flag() -> str:
+    """The text of an offline flag whose process (named in it) no longer runs on this host, else "".
+
+    A flag without a process (./run --backup-port, an operator's) or set on another host is never stale.
+    """
+    try:
+        text = offline_flag().read_text().strip()
+    except OSError:
+        return ""
+    owner = OWNER_RE.search(text)
+    if owner and owner.group(2) == socket.gethostname() and not process_alive(int(owner.group(1))):
+        return text
+    return ""
+
+
+def clear_stale_offline_flag() -> str:
+    """Remove an offline flag left by a killed backup or restore; what was done, or ""."""
+    text = stale_offline_flag()
+    if not text:
+        return ""
+    offline_flag().unlink(missing_ok=True)
+    return f"removed a stale offline flag ({text}): its process no longer runs"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not interrupt the clean-up
+    raise Interrupted(f"interrupted by signal {signal.Signals(signum).name}")
+
+
 @contextlib.contextmanager
-def offline(reason: str) -> Iterator[None]:
-    """Mark the server offline for maintenance while the block runs (unless it already was)."""
-    flag = offline_flag()
-    flag.parent.mkdir(parents=True, exist_ok=True)
-    made = not flag.exists()
-    if made:
-        flag.write_text(f"{reason} since {datetime.datetime.now():%Y-%m-%d %H:%M:%S}\n")
+def _terminable() -> Iterator[None]:
+    """Turn SIGTERM into an exception, so that the clean-up of the running operation runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield
     finally:
-        if made:
-            flag.unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def offline(reason: str) -> Iterator[None]:
+    """Mark the server offline for maintenance while the block runs (unless it already was).
+
+    The flag names this process and host so that a flag left by a killed process can be seen
+    to be stale; SIGTERM ends the block with Interrupted, which removes the flag.
+    """
+    flag = offline_flag()
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale_offline_flag()
+    made = not flag.exists()
+    with _terminable():
+        try:
+            if made:
+                flag.write_text(f"{reason} since {datetime.datetime.now():%Y-%m-%d %H:%M:%S} "
+                                f"(pid {os.getpid()} on {socket.gethostname()})\n")
+            yield
+        finally:
+            if made:
+                flag.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------- database
@@ -204,6 +281,7 @@ class Backup:
 
     path: Path
     manifest: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -228,6 +306,17 @@ def _write_manifest(directory: Path, created: datetime.datetime) -> dict:
     return manifest
 
 
+def remove_stale_partials(root: Path) -> list[str]:
+    """Remove the partial backups and `latest` copies of processes that no longer run; their names."""
+    removed = []
+    for path in sorted(root.glob(".*")) if root.is_dir() else []:
+        owner = PARTIAL_RE.match(path.name)
+        if owner and not process_alive(int(owner.group(1))) or not owner and path.name.endswith(".partial"):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
 def make_backup(dry_run: bool = False) -> Backup:
     """Back up the server into a new dated directory and the latest-backup area."""
     created = datetime.datetime.now()
@@ -238,43 +327,52 @@ def make_backup(dry_run: bool = False) -> Backup:
         return Backup(final, {"engine": engine(), "counts": table_counts(), "areas": sorted(areas())})
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(PRIVATE)
+    notes = [note for note in [clear_stale_offline_flag()] if note]
+    notes += [f"removed the partial backup {name} of a process that no longer runs"
+              for name in remove_stale_partials(root)]
     if final.exists():
         raise BackupError(f"A backup named {stamp} already exists; try again in a second.")
-    partial = Path(tempfile.mkdtemp(prefix=f".{stamp}.", suffix=".partial", dir=root))
-    try:
-        with offline("backup"):
+    with offline("backup"):
+        partial = Path(tempfile.mkdtemp(prefix=f".{stamp}.pid{os.getpid()}.", suffix=".partial", dir=root))
+        try:
             dump_database(partial / DB_FILES[engine()])
             for name, directory in areas().items():
                 _archive(directory, partial / f"{name}.tar")
-        (partial / PACKAGES).write_text(_packages())
-        for path in partial.iterdir():
-            path.chmod(0o600)
-        manifest = _write_manifest(partial, created)
-        partial.chmod(PRIVATE)
-        partial.rename(final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    _update_latest(final)
-    return Backup(final, manifest)
+            (partial / PACKAGES).write_text(_packages())
+            for path in partial.iterdir():
+                path.chmod(0o600)
+            manifest = _write_manifest(partial, created)
+            partial.chmod(PRIVATE)
+            partial.rename(final)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        _update_latest(final)
+    return Backup(final, manifest, notes)
 
 
 def _update_latest(source: Path) -> None:
-    """Replace db_backups/latest with (hard links to) the files of `source`, in one rename."""
+    """Replace db_backups/latest with (hard links to) the files of `source`; an interruption keeps the old one."""
     root = source.parent
-    staging = Path(tempfile.mkdtemp(prefix=".latest.", dir=root))
-    for path in source.iterdir():
-        try:
-            os.link(path, staging / path.name)
-        except OSError:
-            shutil.copy2(path, staging / path.name)
-    staging.chmod(PRIVATE)
     latest = root / LATEST
     old = root / f".{LATEST}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if latest.exists():
-        latest.rename(old)
-    staging.rename(latest)
+    staging = Path(tempfile.mkdtemp(prefix=f".{LATEST}.pid{os.getpid()}.", dir=root))
+    try:
+        for path in source.iterdir():
+            try:
+                os.link(path, staging / path.name)
+            except OSError:
+                shutil.copy2(path, staging / path.name)
+        staging.chmod(PRIVATE)
+        shutil.rmtree(old, ignore_errors=True)
+        if latest.exists():
+            latest.rename(old)
+        staging.rename(latest)
+    except BaseException:
+        if not latest.exists() and old.exists():
+            old.rename(latest)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -312,7 +410,7 @@ def check_backup(path: Path) -> Backup:
                           f"this server serves {settings.CRDS_OBSERVATORY}.")
     if manifest.get("engine") != engine():
         raise BackupError(f"{path} holds a {manifest.get('engine')} database: this server uses {engine()}.")
-    needed = [DB_FILES[engine()], *(f"{name}.tar" for name in areas())]
+    needed = [DB_FILES[engine()], *(f"{name}.tar" for name in REQUIRED_AREAS)]
     for name in needed:
         if name not in files:
             raise BackupError(f"{path} lacks {name}: it is not a complete backup.")

@@ -1,23 +1,27 @@
 """Restore and mirroring: make this server a copy of a backup, of another server, or of itself.
 
-`restore` loads a backup (this server's or another's) and removes the reference and rules
-files the restored catalog does not know; `restore_server` is that applied to this server's
-own backup, as the original implemented it ("mirroring a server to itself").  `mirror_server`
-restores another server's backup and then fetches the files its catalog says are held but the
-cache lacks with `crds sync` over HTTP.  `mirror_from_server` needs only the other server's
-public interface: `crds sync` fetches its mappings and server_config (context history, file
-metadata, bad files, pointers) and optionally references, and the catalog is imported from
-that cache.
+`restore` loads a backup (this server's or another's) and moves the reference and rules
+files the restored catalog does not know into a dated directory of the file cache;
+`restore_server` is that applied to this server's own backup, as the original implemented it
+("mirroring a server to itself").  `mirror_server` restores another server's backup and then
+fetches the files its catalog says are held but the cache lacks with `crds sync` over HTTP.
+`mirror_from_server` needs only the other server's public interface: `crds sync` fetches its
+mappings and server_config (context history, file metadata, bad files, pointers) and
+optionally references, and the catalog is imported from that cache.
 """
 
 from __future__ import annotations
 
+import datetime
+import errno
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field
@@ -42,6 +46,10 @@ class MirrorError(Exception):
     """The mirror or restore cannot be done; nothing was changed."""
 
 
+class UndoFailed(MirrorError):
+    """A restore failed and its changes could not be undone: the operator must act."""
+
+
 @dataclass
 class MirrorReport:
     source: str
@@ -51,6 +59,9 @@ class MirrorReport:
     orphans: orphans.OrphanReport | None = None
     dry_run: bool = False
     workers: str = ""
+    set_aside: list[Path] = field(default_factory=list)
+    aside_dir: Path | None = None
+    would_set_aside: list[Path] | None = field(default_factory=list)
 
     def lines(self) -> list[str]:
         lines = [f"source: {self.source}"]
@@ -59,12 +70,26 @@ class MirrorReport:
         if self.fetched:
             lines.append(f"fetched {self.fetched} files with crds sync")
         lines += [f"WARNING: {problem}" for problem in self.problems]
+        if self.dry_run and self.restored is not None:
+            lines += self._would_set_aside_lines()
+        if self.set_aside:
+            lines += [f"set aside: {path}" for path in self.set_aside]
+            lines.append(f"{len(self.set_aside)} files the restored catalog does not know were moved into "
+                         f"{self.aside_dir}; nothing was deleted")
         if self.orphans is not None:
             lines += self.orphans.lines()
             lines.append("orphan check: " + self.orphans.summary())
         if self.workers:
             lines.append(self.workers)
         return lines
+
+    def _would_set_aside_lines(self) -> list[str]:
+        if self.would_set_aside is None:
+            return ["the restore would move the cache files the restored catalog does not know into "
+                    f"{settings.CRDS_FILE_CACHE / SET_ASIDE}/<date> (a MariaDB dump cannot be read before loading)"]
+        return [f"would set aside: {path}" for path in self.would_set_aside] + [
+            f"the restore would move {len(self.would_set_aside)} cache files the backup's catalog does not know "
+            f"into {settings.CRDS_FILE_CACHE / SET_ASIDE}/<date>; nothing would be deleted"]
 
 
 def reload_workers() -> str:
@@ -90,61 +115,198 @@ def refuse_ops(force: bool) -> None:
         raise MirrorError("This is an ops server: mirroring would replace its catalog. Use --force if you mean it.")
 
 
-def _stage(archive: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore.", dir=target.parent))
-    backup._extract(archive, staging)
-    staging.chmod(target.stat().st_mode & 0o7777 if target.exists() else 0o755)
+RESTORE_PREFIX = ".restore-"
+SET_ASIDE = "removed_by_restore"
+
+
+class Moves:
+    """The renames a restore made, so that a failure can put every file back in reverse order."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[Path, Path]] = []
+        self.created: list[Path] = []
+
+    def move(self, source: Path, target: Path) -> None:
+        self.created += reversed([d for d in target.parents if not d.exists()])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _rename(source, target)
+        self.done.append((source, target))
+
+    def undo(self) -> None:
+        while self.done:
+            source, target = self.done.pop()
+            _rename(target, source)
+        while self.created:
+            self.created.pop().rmdir()
+
+
+def _rename(source: Path, target: Path) -> None:
+    """Rename, or copy then remove a file across filesystems; never a directory (it may be a mount point)."""
+    try:
+        source.rename(target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV or source.is_dir():
+            raise
+        shutil.copy2(source, target)
+        source.unlink()
+
+
+def _contents(directory: Path) -> list[Path]:
+    """The entries of an area, without a restore's own staging directories."""
+    return sorted(p for p in directory.iterdir() if not p.name.startswith(RESTORE_PREFIX))
+
+
+def _stage(archive: Path, directory: Path) -> Path:
+    """Unpack `archive` into a hidden directory inside `directory`: its entries then move in by rename.
+
+    Staging inside the area (not beside it) keeps the renames on one filesystem when the area is
+    a mount point, as deliveries/ is in production (§13).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = _hidden_dir("new", directory)
+    try:
+        backup._extract(archive, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return staging
 
 
-def _swap(staging: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+def _hidden_dir(kind: str, directory: Path) -> Path:
+    """A restore's own directory inside an area, named by its process so that a killed one can be removed."""
+    return Path(tempfile.mkdtemp(prefix=f"{RESTORE_PREFIX}{kind}-pid{os.getpid()}.", dir=directory))
+
+
+def _replace_contents(directory: Path, staging: Path, old: Path, moves: Moves) -> None:
+    """Move the area's entries into the hidden `old` directory and the staged ones in."""
+    for entry in _contents(directory):
+        moves.move(entry, old / entry.name)
+    for entry in sorted(staging.iterdir()):
+        moves.move(entry, directory / entry.name)
+
+
+def set_aside_dir() -> Path:
+    """A new dated directory of the file cache for the files a restore or mirror removes from the cache."""
+    return settings.CRDS_FILE_CACHE / SET_ASIDE / datetime.datetime.now().strftime(backup.STAMP_FORMAT)
+
+
+def _set_aside(paths: list[Path], aside: Path, moves: Moves, report: MirrorReport) -> None:
+    for path in paths:
+        moves.move(path, aside / ("mappings" if path.name.endswith("map") else "references") / path.name)
+        report.set_aside.append(path)
+    if paths:
+        aside.chmod(backup.PRIVATE)
+        report.aside_dir = aside
+
+
+def remove_stale_staging() -> None:
+    """Remove the staging directories of a restore whose process no longer runs."""
+    for directory in backup.areas().values():
+        for path in directory.glob(f"{RESTORE_PREFIX}*") if directory.is_dir() else []:
+            owner = re.search(r"-pid(\d+)\.", path.name)
+            if owner and not backup.process_alive(int(owner.group(1))):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def backup_catalog(path: Path) -> set[str] | None:
+    """The file names of the catalog in backup `path`; None when it cannot be read without loading it."""
+    if backup.engine() != "sqlite":
+        return None
+    database = sqlite3.connect(f"file:{path / backup.DB_FILES['sqlite']}?mode=ro", uri=True)
+    try:
+        return {name for (name,) in database.execute(f'SELECT name FROM "{FileRecord._meta.db_table}"')}
+    except sqlite3.Error as exc:
+        raise MirrorError(f"Cannot read the catalog of {path}: {exc}") from None
+    finally:
+        database.close()
+
+
+def would_set_aside(path: Path) -> list[Path] | None:
+    """The cache files a restore of backup `path` would remove: mappings it lacks, files its catalog lacks."""
+    names = backup_catalog(path)
+    if names is None:
+        return None
+    with tarfile.open(path / "mappings.tar") as tar:
+        mappings = set(tar.getnames())
+    removed = [p for p in orphans._cache_files([storage.mappings_dir()]).values()
+               if p.name not in mappings or p.name not in names]
+    removed += [p for p in orphans._cache_files([storage.references_dir()]).values() if p.name not in names]
+    return sorted(removed)
 
 
 def restore(path: Path, dry_run: bool = False, delete_orphans: bool = True) -> MirrorReport:
     """Load the backup at `path`: database, catalogs, deliveries, mappings, cache config; then orphans.
 
-    The backup is verified completely first; the file areas are unpacked beside their
-    directories before the database is touched, and swapped in only after it loaded.  If
-    loading fails, the database is put back from a copy taken just before.
+    The backup is verified completely first and its file areas unpacked inside their
+    directories.  Then the database is loaded and the areas' contents replaced, every move
+    recorded: if anything fails (or SIGTERM arrives), the moves are undone and the database is
+    put back from a copy taken just before, so the server is exactly as it was.  The
+    directories themselves stay (their owner, group and ACLs matter to the archive poller).
+    Cache files the restored catalog does not know are moved into a dated directory, not deleted.
     """
     checked = backup.check_backup(path)
     report = MirrorReport(source=str(path), restored=checked, dry_run=dry_run)
     if dry_run:
-        report.orphans = orphans.check()
+        report.would_set_aside = would_set_aside(path)
         return report
-    staged: dict[Path, Path] = {}
+    notes = [note for note in [backup.clear_stale_offline_flag()] if note]
     with backup.offline("restore"), tempfile.TemporaryDirectory(prefix="crds-restore-",
                                                                 dir=backup.backups_dir()) as tmp:
+        remove_stale_staging()
+        report.problems += _missing_areas(path)
+        staged: dict[Path, Path] = {}
+        olds: list[Path] = []
+        moves = Moves()
         try:
             for name, directory in backup.areas().items():
-                staged[directory] = _stage(path / f"{name}.tar", directory)
+                if (path / f"{name}.tar").is_file():
+                    staged[directory] = _stage(path / f"{name}.tar", directory)
             before = Path(tmp) / backup.DB_FILES[backup.engine()]
             backup.dump_database(before)
             try:
                 backup.load_database(path / backup.DB_FILES[backup.engine()])
-            except backup.BackupError:
-                backup.load_database(before)
+                if _unapplied_migrations():  # a backup made before this code's latest migrations
+                    call_command("migrate", interactive=False, verbosity=0)
+                for directory, staging in staged.items():
+                    olds.append(_hidden_dir("old", directory))
+                    _replace_contents(directory, staging, olds[-1], moves)
+                aside = set_aside_dir()
+                mappings_old = olds[list(staged).index(storage.mappings_dir())]
+                _set_aside([p for p in _contents(mappings_old) if not (storage.mappings_dir() / p.name).exists()],
+                           aside, moves, report)
+                if delete_orphans:
+                    _set_aside(orphans.check().stray, aside, moves, report)
+            except BaseException as exc:
+                _undo(moves, before, tmp, exc)
                 raise
-        except BaseException:
-            for staging in staged.values():
-                shutil.rmtree(staging, ignore_errors=True)
-            raise
-        for directory, staging in staged.items():
-            _swap(staging, directory)
+        finally:
+            for directory in [*staged.values(), *olds]:
+                shutil.rmtree(directory, ignore_errors=True)
         publish.clear_pickles()
-        if _unapplied_migrations():  # a backup made before this code's latest migrations
-            call_command("migrate", interactive=False, verbosity=0)
         catalog_cache.invalidate()
-        report.orphans = orphans.check(delete=delete_orphans)
+        report.orphans = orphans.check()
         report.workers = reload_workers()
+    report.problems = notes + report.problems
     return report
+
+
+def _missing_areas(path: Path) -> list[str]:
+    """Delivery directories configured here that the backup has no archive of: they are left as they are."""
+    return [f"{path} has no {name}.tar: {directory} was left as it is"
+            for name, directory in backup.areas().items() if not (path / f"{name}.tar").is_file()]
+
+
+def _undo(moves: Moves, before: Path, tmp: str, exc: BaseException) -> None:
+    """Put the files and the database back as they were before a restore that failed with `exc`."""
+    try:
+        moves.undo()
+        if before.exists():
+            backup.load_database(before)
+    except BaseException as undo_exc:
+        kept = backup.backups_dir() / f"before-restore-{datetime.datetime.now():%Y-%m-%d-%H%M%S}"
+        shutil.copytree(tmp, kept)
+        raise UndoFailed(f"The restore failed ({exc}) and could not be undone ({undo_exc}): the database as it "
+                          f"was is in {kept}; restore it by hand.") from None
 
 
 def _unapplied_migrations() -> list:
@@ -205,7 +367,8 @@ def fetch_missing(url: str, report: MirrorReport) -> None:
         names = missing[start:start + SYNC_BATCH]
         code, output = crds_sync(url, settings.CRDS_FILE_CACHE, "--files", *names)
         if code:
-            report.problems += _error_lines(output) or [f"crds sync exited {code}"]
+            reason = _error_lines(output) or output.strip().splitlines()[-3:]
+            report.problems.append(f"crds sync from {url} exited {code}: " + (" | ".join(reason) or "no output"))
         for name in names:
             path = storage.cache_path(name)
             if path.exists():
@@ -227,12 +390,16 @@ def mirror_server(obs: str, usecase: str, url: str, backup_path: str | None = No
     if obs != settings.CRDS_OBSERVATORY:
         raise MirrorError(f"This server serves {settings.CRDS_OBSERVATORY}: it cannot mirror a {obs} server.")
     path = backup.find_backup(backup_path) if backup_path else source_backup(obs, usecase)
+    info = get_server_info(url)
+    if str(info.get("observatory", "")).lower() != obs:
+        raise MirrorError(f"{url} serves {info.get('observatory')}, not {obs}. Nothing was changed.")
     report = restore(path, dry_run=dry_run, delete_orphans=False)
     report.source = f"{obs} {usecase} at {url} (backup {path})"
     if dry_run:
         return report
     fetch_missing(url, report)
-    report.orphans = orphans.check(delete=True)
+    _set_aside(orphans.check().stray, report.aside_dir or set_aside_dir(), Moves(), report)
+    report.orphans = orphans.check()
     return report
 
 

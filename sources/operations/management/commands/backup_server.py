@@ -29,4 +29,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Would back up the {made.manifest['engine']} database ({counts}) and "
                               f"{', '.join(made.manifest['areas'])} into {made.path}")
         else:
+            for note in made.notes:
+                self.stdout.write(note)
             self.stdout.write(f"Made {made.summary()}; also in {made.path.parent / backup.LATEST}")

@@ -39,7 +39,12 @@ class Command(BaseCommand):
                                        "or --from-server URL.")
                 report = mirror.mirror_server(*positional, backup_path=options["backup"], force=options["force"],
                                               dry_run=options["dry_run"])
+        except mirror.UndoFailed as exc:
+            raise CommandError(str(exc)) from None
         except (mirror.MirrorError, backup.BackupError, OSError) as exc:
             raise CommandError(f"Mirror failed: {exc}") from None
         for line in report.lines():
             self.stdout.write(line)
+        if not options["from_server"] and not report.dry_run and report.orphans and report.orphans.missing:
+            raise CommandError(f"Mirror incomplete: {len(report.orphans.missing)} files the catalog holds are still "
+                               "missing from the cache (see above); run it again once the source serves them.")

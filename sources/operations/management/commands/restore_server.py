@@ -9,8 +9,9 @@ from operations import mirror
 class Command(BaseCommand):
     help = ("Reload the database and restore catalogs, deliveries, mappings and the cache config from the "
             "latest backup (or BACKUP: a backup name such as 2026-11-29-030500, or a backup directory), then "
-            "remove reference and rules files the restored catalog does not know. The backup is verified first; "
-            "a damaged or mismatched backup changes nothing.")
+            "move the reference and rules files the restored catalog does not know into "
+            "file_cache/removed_by_restore/<date>/. The backup is verified first; a damaged or mismatched backup "
+            "changes nothing, and a restore that fails puts everything back.")
     requires_system_checks = []
 
     def add_arguments(self, parser):
@@ -20,6 +21,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             report = mirror.restore_server(options["backup"], dry_run=options["dry_run"])
+        except mirror.UndoFailed as exc:
+            raise CommandError(str(exc)) from None
         except (mirror.MirrorError, backups.BackupError, OSError) as exc:
             raise CommandError(f"Restore failed, nothing changed: {exc}") from None
         for line in report.lines():
