@@ -125,7 +125,7 @@ def update_delivery_status() -> int:
     """
     from operations import backup  # operations imports this app
 
-    if backup.offline_flag().exists():
+    if backup.is_offline():
         log.info("update_delivery_status: server offline (%s exists): nothing done", backup.offline_flag())
         return 0
     area = delivery_dirs()[0]

@@ -17,6 +17,7 @@ import contextlib
 import datetime
 import importlib.metadata
 import json
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ from django.conf import settings
 from django.db import connection, connections
 from django.db.migrations.recorder import MigrationRecorder
 from interactive import delivery, storage
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "MANIFEST.json"
 LATEST = "latest"
@@ -117,6 +120,15 @@ def clear_stale_offline_flag() -> str:
         return ""
     offline_flag().unlink(missing_ok=True)
     return f"removed a stale offline flag ({text}): its process no longer runs"
+
+
+def is_offline() -> bool:
+    """Whether the server is offline for maintenance; a flag its killed backup or restore left is
+    removed first (and logged), so that no job stays stopped by it."""
+    cleared = clear_stale_offline_flag()
+    if cleared:
+        log.warning("%s", cleared)
+    return offline_flag().exists()
 
 
 def _interrupt(signum: int, frame: object) -> None:

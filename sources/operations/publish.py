@@ -108,7 +108,7 @@ def publish(force: bool = False) -> str:
     Returns a line saying what was done; raises PublishError (after doing the rest) when a
     context cannot be pickled.
     """
-    if backup.offline_flag().exists() and not force:
+    if not force and backup.is_offline():
         return f"server offline for maintenance ({backup.offline_flag()}): nothing done"
     directory = storage.config_dir()
     _write(directory / "server_config", server_info.server_config_text(None))
@@ -136,7 +136,7 @@ def sync_group_cache(target: Path, url: str | None = None, contexts: list[str] |
 
     if settings.CRDS_USECASE != "ops" and not force:
         return f"usecase {settings.CRDS_USECASE} is not ops: nothing done (the shared cache follows the ops server)"
-    if backup.offline_flag().exists() and not force:
+    if not force and backup.is_offline():
         return f"server offline for maintenance ({backup.offline_flag()}): nothing done"
     if not target.is_absolute():
         raise PublishError(f"Give the shared cache as an absolute path, not {str(target)[:200]!r}.")

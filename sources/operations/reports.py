@@ -133,7 +133,7 @@ def status_report(kind: str, day: datetime.date | None = None, send_mail: bool =
     start, end = period(kind, day or datetime.date.today())
     label = _label(kind, start, end)
     report = JobReport(f"{kind} status {label}")
-    if backup.offline_flag().exists():
+    if backup.is_offline():
         report.summary = f"not made: server offline for maintenance ({backup.offline_flag()})"
         return report
     operational = server_info.catalog_info()["operational_context"]
@@ -168,7 +168,7 @@ def certify_env() -> dict[str, str]:
 def certify_cache(send_mail: bool = True) -> JobReport:
     """`crds certify NEWEST --exist` against the server's cache: its rules are sound and every file exists."""
     report = JobReport("certify")
-    if backup.offline_flag().exists():
+    if backup.is_offline():
         report.summary = f"not run: server offline for maintenance ({backup.offline_flag()})"
         return report
     context = publish.newest_context()

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
+from operations import backup
 
 from reprocessing import compute
-
-
-def offline_flag() -> Path:
-    return Path(getattr(settings, "CRDS_OFFLINE_FLAG", settings.CRDS_SERVER_DIR / "run" / "server_offline"))
 
 
 def old_context_file() -> Path:
@@ -37,8 +33,8 @@ def check(chunk_size: int | None = None, previous: str = "") -> str:
     `previous` (the context a set context replaced) stands in for a missing
     old_context.txt, so the first set context of a server is computed too.
     """
-    if offline_flag().exists():
-        return f"server offline ({offline_flag()} exists): nothing done"
+    if backup.is_offline():
+        return f"server offline ({backup.offline_flag()} exists): nothing done"
     resumed = compute.resume_stalled()
     said = "".join(f"; computation {cid}: {n} lost chunks sent again" for cid, n in resumed.items())
     recorded, old, current, outcome = _record_current(previous)

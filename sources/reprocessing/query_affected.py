@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from operations import backup
 
-from reprocessing import compute, monitor
+from reprocessing import compute
 
 TIMEOUT_SECONDS = 1800
 
@@ -93,8 +94,8 @@ def _failure(server_url: str, done: subprocess.CompletedProcess) -> QueryError:
 def run(server_url: str = "", start: str = "") -> Published:
     """Publish the ids affected since the last run (or since context `start`); see the module doc."""
     server_url = (server_url or settings.CRDS_PUBLIC_URL).rstrip("/")
-    if monitor.offline_flag().exists():
-        return Published(f"server offline ({monitor.offline_flag()} exists): nothing done")
+    if backup.is_offline():
+        return Published(f"server offline ({backup.offline_flag()} exists): nothing done")
     if start and not (compute.CONTEXT_RE.match(start) and start.startswith(settings.CRDS_OBSERVATORY + "_")):
         raise QueryError(f"{start[:80]!r} is not a {settings.CRDS_OBSERVATORY} context name "
                          f"such as {settings.CRDS_OBSERVATORY}_0001.pmap")

@@ -89,6 +89,20 @@ def test_offline_server_does_nothing(catalog, reprocessing_root, offline_flag, c
     assert run(capsys).startswith("computation ")  # hand-edited old_context.txt re-triggers too
 
 
+def test_a_flag_left_by_a_killed_backup_does_not_stop_the_monitor(catalog, reprocessing_root, offline_flag, capsys):
+    """The flag names its process; once that process is gone, the flag is stale and is removed."""
+    import socket
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (reprocessing_root / "old_context.txt").write_text(OLD + "\n")
+    contexts.set_pointer("latest", NEW)
+    offline_flag.write_text(f"backup since 2026-11-30 03:05:00 (pid {gone.pid} on {socket.gethostname()})\n")
+    assert run(capsys).startswith("computation ")
+    assert not offline_flag.exists()
+
+
 def set_latest(context: str, callbacks) -> None:
     """Set Context as the operator's page does; the on-commit work runs when the transaction commits."""
     from interactive import set_context
