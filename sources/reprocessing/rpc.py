@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.conf import settings
+from interactive import contexts
 from jsonapi import services
 from jsonapi.registry import RpcError, rpc_method
 from jsonapi.server_info import MAX_BESTREFS_PER_RPC, MAX_HEADERS_PER_RPC
@@ -134,9 +134,7 @@ def get_aui_best_references(date, dataset_ids) -> dict:
 
 @rpc_method
 def get_affected_datasets(observatory, old_context=None, new_context=None) -> dict:
-    obs = settings.CRDS_OBSERVATORY
-    if str(observatory).lower() != obs:
-        raise BadParameter(f"Mismatch between requested observatory {observatory!r} and server observatory {obs!r}")
+    contexts.check_observatory(observatory)  # null means this server's observatory
     for name in (old_context, new_context):
         if name is not None and not str(name).endswith(".pmap"):
             raise InvalidContext(f"Invalid context {str(name)[:80]!r}: give a pipeline mapping (.pmap) or null.")

@@ -107,3 +107,13 @@ def test_get_affected_datasets_over_json(rpc, reprocessing_root):
     result = rpc("get_affected_datasets", "hst", None, None)
     assert result["computation_dir"] == comp.directory and len(result["affected_ids"]) == comp.affected_count
     assert rpc("get_affected_datasets", "hst", OLD, NEW) == result
+
+
+def test_get_affected_datasets_null_observatory_means_this_server(rpc, reprocessing_root):
+    comp = compute.start(OLD, NEW, chunk_size=500)
+    comp.refresh_from_db()
+    result = rpc("get_affected_datasets", None, OLD, NEW)
+    assert result["computation_dir"] == comp.directory and result["observatory"] == "hst"
+    assert rpc("get_affected_datasets", "HST", None, None) == result
+    message = rpc.error("get_affected_datasets", "jwst", OLD, NEW)
+    assert "Mismatch between requested observatory 'jwst' and server observatory 'hst'" in message
