@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from jpoll import service as jpoll
 
-from interactive import contexts, storage
-from interactive.models import StoredResult
+from interactive import catalog, contexts, storage
+from interactive.models import USABLE_STATES, StoredResult
 from interactive.web import strip_paths
 
 RESULT_TEMPLATE = "interactive/certify_result.html"
@@ -62,8 +62,30 @@ def _crds_logger() -> logging.Logger:
     return crds_log.THE_LOGGER.logger
 
 
+def check_usable_pmap(name: str) -> str:
+    """`name` if it is a cataloged pmap of this server in a usable state (§3.1), and not bad.
+
+    Not only distributable ones: on an OPS server the edit context stays `delivered` until the
+    archive takes it, and `crds submit --derive-from-context` names it (the original only
+    required a known pmap).  Pending uploads are not contexts yet; a rejected or blacklisted
+    pmap would carry its bad rules into every context derived from it.
+    """
+    try:
+        storage.check_filename(name)
+        record = catalog.get_record(name)
+    except (storage.BadName, catalog.UnknownFile) as exc:
+        raise CertifyError(str(exc)) from None
+    if record.observatory != settings.CRDS_OBSERVATORY or record.type != "mapping":
+        raise CertifyError(f"File '{name}' is not a context of this server.")
+    if record.state not in USABLE_STATES:
+        raise CertifyError(f"File '{name}' is not yet available.")
+    if record.rejected or record.blacklisted:
+        raise CertifyError(f"Context '{name}' is marked bad: choose another context.")
+    return name
+
+
 def choose_context(pmap_mode: str, pmap_name: str = "") -> str:
-    """The pmap to certify against: the edit or latest pointer, or a named distributable pmap.
+    """The pmap to certify against: the edit or latest pointer, or a named usable pmap.
 
     `crds submit` sends `pmap_text` without the text, so `pmap_name` stands in for it.
     """
@@ -74,11 +96,11 @@ def choose_context(pmap_mode: str, pmap_name: str = "") -> str:
             return contexts.pointer_context("edit")
         if pmap_mode in ("pmap_latest", "pmap_operational"):
             return contexts.pointer_context("latest")
-        if not str(pmap_name).endswith(".pmap"):
-            raise CertifyError(f"Invalid context {str(pmap_name)[:64]!r}: choose a .pmap.")
-        return contexts.check_distributable_mapping(pmap_name)
     except contexts.ContextError as exc:
         raise CertifyError(str(exc)) from None
+    if not isinstance(pmap_name, str) or not pmap_name.endswith(".pmap"):
+        raise CertifyError(f"Invalid context {str(pmap_name)[:64]!r}: choose a .pmap.")
+    return check_usable_pmap(pmap_name)
 
 
 def ingested_files(user: str) -> list[str]:

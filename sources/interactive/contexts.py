@@ -85,10 +85,15 @@ def check_observatory(observatory: str | None) -> str:
 
 
 def parse_spec_date(text: str) -> datetime.datetime:
-    """YYYY-MM-DD[THH:MM:SS[.fff]] (a space also separates date and time) as a datetime."""
+    """YYYY-MM-DD[THH:MM:SS[.fff]] (a space also separates date and time) as a datetime.
+
+    The client allows any number of fractional digits; beyond microseconds they are cut off,
+    never rounded, so a date is never moved into the next second's context.
+    """
+    normal = re.sub(r"(\.\d{6})\d+\Z", r"\1", text.replace(" ", "T"))
     for form in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
         try:
-            return datetime.datetime.strptime(text.replace(" ", "T"), form)
+            return datetime.datetime.strptime(normal, form)
         except ValueError:
             continue
     raise ContextError(f"Invalid date {text[:64]!r}: use YYYY-MM-DDTHH:MM:SS.")

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 from jpoll import service as jpoll
 from locking import service as locks
-from locking.access import FILE_SUBMISSION, group_required, instrument_lock_required
+from locking.access import FILE_SUBMISSION, group_required, instrument_lock_required, refuse
 
 from interactive import certify, confirm, contexts, delivery, naming, submission, web
 from interactive.results import result_url
@@ -92,13 +92,13 @@ def _decide(request):
                                   lock=lock, is_superuser=request.user.is_superuser,
                                   result_url=lambda rid: result_url(request, rid))
     except confirm.ConfirmError as exc:
-        return render(request, "locking/refused.html", {"error_message": str(exc)})
+        return refuse(request, str(exc))
     except (delivery.DeliveryError, naming.NamingError) as exc:
         log.exception("Delivery of submission %s for %s failed", request.POST.get("results_id", "")[:64], user)
-        return render(request, "locking/refused.html", {"error_message": delivery_failure(exc)}, status=500)
+        return refuse(request, delivery_failure(exc))
     except Exception:
         log.exception("Decision on submission %s by %s failed", request.POST.get("results_id", "")[:64], user)
-        return render(request, "locking/refused.html", {"error_message": "internal server error"}, status=500)
+        return refuse(request, "internal server error")
     channel = request.session.get(jpoll.SESSION_KEY, "")
     if channel:
         jpoll.done(channel, jpoll.OK, result_url(request, decision.confirmation.name))

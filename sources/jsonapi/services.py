@@ -258,9 +258,11 @@ def system_versions(master_version: str, context: str | None) -> Any:
     if context is None or context.lower() in ("null", "none"):
         context = f"{settings.CRDS_OBSERVATORY}-versions"
     pmap = require_pmap(context)
+    # Date and time apart: JWST CALVER rules match META.OBSERVATION.DATE and .TIME as two parameters.
     header = {"INSTRUME": "SYSTEM", "META.INSTRUMENT.NAME": "SYSTEM",
               "CAL_VER": master_version, "META.CALIBRATION_SOFTWARE_VERSION": master_version,
-              "DATE-OBS": "2050-01-01", "TIME-OBS": "00:00:00", "META.OBSERVATION.DATE": "2050-01-01T00:00:00"}
+              "DATE-OBS": "2050-01-01", "TIME-OBS": "00:00:00",
+              "META.OBSERVATION.DATE": "2050-01-01", "META.OBSERVATION.TIME": "00:00:00"}
     loaded = contexts.load_mapping(pmap)
     try:
         found = loaded.get_best_references(header, include=["calver"]).get("calver", "NOT FOUND")

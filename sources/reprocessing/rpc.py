@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.conf import settings
+from interactive import contexts
 from jsonapi import services
 from jsonapi.registry import RpcError, rpc_method
 from jsonapi.server_info import MAX_BESTREFS_PER_RPC, MAX_HEADERS_PER_RPC
@@ -59,6 +59,19 @@ def _headers(ids: list[str], since: str = "1900-01-01 00:00:00") -> dict:
     return get_source().headers(ids, since)
 
 
+def _members(requested: str, headers: dict) -> list[str]:
+    """The compound ids of `headers` that a requested id names: itself, or the association it is part of."""
+    return sorted(k for k in headers if k == requested or (":" not in requested and requested in k.split(":")))
+
+
+def _header_of(requested: str, headers: dict) -> dict | str:
+    """The header answering for `requested`: an association's first member (as the original), or the error."""
+    members = _members(requested, headers)
+    if not members:
+        return f"FAILED: unable to obtain matching parameters for {requested!r}."
+    return headers[members[0]]
+
+
 @rpc_method
 def get_dataset_ids(context, instrument, datasets_since=None) -> list[str]:
     services.require_pmap(context)
@@ -79,9 +92,10 @@ def get_best_references_by_ids(context, dataset_ids, reftypes=None, include_head
         raise BadParameter("reftypes must be null or a list of reference type names.")
     services.check_reftypes(reftypes)
     include = str(include_headers).lower() == "true"
-    headers = _headers(ids)
+    found = _headers(ids)
+    headers = {requested: _header_of(requested, found) for requested in ids}  # keyed by the ids asked for
     result: dict = {}
-    for dataset_id, header in sorted(headers.items()):
+    for dataset_id, header in headers.items():
         if not isinstance(header, dict):
             result[dataset_id] = [False, str(header)]
             continue
@@ -102,9 +116,7 @@ def get_aui_best_references(date, dataset_ids) -> dict:
     headers = _headers(ids)
     result: dict = {}
     for requested in ids:
-        members = {k: v for k, v in headers.items()
-                   if k == requested or (":" not in requested and requested in k.split(":"))}
-        found = {k: v for k, v in members.items() if isinstance(v, dict)}
+        found = {k: headers[k] for k in _members(requested, headers) if isinstance(headers[k], dict)}
         if not found:
             result[requested] = [False, f"NOT FOUND dataset {requested!r} is not in the dataset catalog"]
             continue
@@ -122,9 +134,7 @@ def get_aui_best_references(date, dataset_ids) -> dict:
 
 @rpc_method
 def get_affected_datasets(observatory, old_context=None, new_context=None) -> dict:
-    obs = settings.CRDS_OBSERVATORY
-    if str(observatory).lower() != obs:
-        raise BadParameter(f"Mismatch between requested observatory {observatory!r} and server observatory {obs!r}")
+    contexts.check_observatory(observatory)  # null means this server's observatory
     for name in (old_context, new_context):
         if name is not None and not str(name).endswith(".pmap"):
             raise InvalidContext(f"Invalid context {str(name)[:80]!r}: give a pipeline mapping (.pmap) or null.")

@@ -139,8 +139,10 @@ class MarkBadPageTests(CatalogTestCase):
         self.assertIn("/login/", Client().get("/mark_bad/")["Location"])
         outsider = Client()
         outsider.force_login(User.objects.create_user("mallory", password="pw"))
-        self.assertEqual(outsider.post("/mark_bad/", {"file_known": DARK, "badflag": "bad", "why": "x"}).status_code,
-                         403)
+        refused = outsider.post("/mark_bad/", {"file_known": DARK, "badflag": "bad", "why": "x"})
+        self.assertEqual((refused.status_code, error_message(refused)),
+                         (200, "You must be a member of group 'file_submission' to use this page."))
+        self.assertFalse(flags(DARK)[DARK][0])
         client = Client(enforce_csrf_checks=True)
         client.force_login(self.operator)
         response = client.get("/mark_bad/")

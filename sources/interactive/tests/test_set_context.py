@@ -175,7 +175,8 @@ class SetContextPageTests(SmtpSinkMixin, CatalogTestCase):
         client.force_login(User.objects.get(username="mallory"))
         response = client.post("/set_default_context/", {"context_type": "latest", "pmap_mode": "pmap_text",
                                                          "pmap_text": OLD, "description": "x"})
-        self.assertEqual(response.status_code, 403)
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "You must be a member of group &#x27;file_submission&#x27; to use this page.")
         self.assertEqual(contexts.get_pointer("latest"), NEW)
 
     def test_get_shows_form_and_post_needs_csrf(self):

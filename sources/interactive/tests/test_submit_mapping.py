@@ -240,7 +240,9 @@ class SubmitMappingPageTests(MappingTestsMixin, SubmissionTestCase):
     def test_access_rules(self):
         self.assertIn("/login/", self.client.get("/submit/mapping/")["Location"])
         User.objects.create_user("mallory", password="pw")
-        self.assertEqual(self.login("mallory", "cos").get("/submit/mapping/").status_code, 403)
+        refused = self.login("mallory", "cos").get("/submit/mapping/")
+        self.assertEqual((refused.status_code, error_message(refused)),
+                         (200, "You must be a member of group 'file_submission' to use this page."))
         unlocked = self.login("alice", "none")
         self.assertIn("instrument lock", error_message(unlocked.get("/submit/mapping/")))
 

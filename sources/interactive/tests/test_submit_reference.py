@@ -70,7 +70,9 @@ class SubmitReferencePageTests(SubmissionTestCase):
     def test_access_rules(self):
         self.assertIn("/login/", self.client.get("/submit/reference/")["Location"])
         User.objects.create_user("mallory", password="pw")
-        self.assertEqual(self.login("mallory", "acs").get("/submit/reference/").status_code, 403)
+        refused = self.login("mallory", "acs").get("/submit/reference/")
+        self.assertEqual((refused.status_code, error_message(refused)),
+                         (200, "You must be a member of group 'file_submission' to use this page."))
         self.assertIn("instrument lock", error_message(self.login("alice", "none").get("/submit/reference/")))
         User.objects.create_superuser("root", password="pw", email="root@example.org")
         self.assertEqual(self.login("root", "none").get("/submit/reference/").status_code, 200)  # lock bypass

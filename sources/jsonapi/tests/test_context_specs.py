@@ -44,6 +44,13 @@ def test_dates_between_switches_pick_the_earlier_context(rpc):
     assert rpc("get_context_by_date", "2019-09-09T16:09:51", "hst") == "hst_0729.pmap"
 
 
+def test_dates_with_more_than_microseconds_are_truncated(rpc):
+    """The client's CONTEXT_DATETIME_RE allows any number of fractional digits; Python parses six."""
+    assert rpc("get_context_by_date", "2019-09-09T16:09:50.999999999", "hst") == "hst_0728.pmap"
+    assert rpc("get_context_by_date", "hst-2019-09-09T16:09:51.0000001234", "hst") == "hst_0729.pmap"
+    assert rpc("get_context_by_date", "hst-acs-2019-09-09T16:09:51.1234567", "hst") == imap_of("hst_0729.pmap", "acs")
+
+
 def test_instrument_and_type_level_dates(rpc):
     pmap = in_force(datetime.datetime(2017, 3, 1))
     imap = imap_of(pmap, "wfc3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,20 @@ def test_query_affected_walks_the_history_from_its_first_context(server, client_
                   "--last-processed-file", str(tmp_path / "last_processed"))
     assert "No results for hst.pmap --> hst_0003.pmap ignoring and proceeding." in walked.stderr, walked.stderr[-2000:]
     assert "No results for hst_0003.pmap --> hst_0004.pmap ignoring and proceeding." in walked.stderr
+
+
+def test_client_api_best_references_by_ids_keyed_as_asked(server, client_cache):
+    """crds.client.api.get_best_references_by_ids answers for the id asked for, from its first member."""
+    product = next(i for i in ids_of(server) if not i.split(":")[0].endswith("Q")).split(":")[0]
+    first = next(i for i in ids_of(server) if i.startswith(product + ":"))
+    code = ("import json, sys, crds; from crds.client import api; "
+            "header = api.get_dataset_headers_by_id(sys.argv[1], [sys.argv[3]])[sys.argv[3]]; "
+            "local = crds.getrecommendations(header, reftypes=['darkfile'], context=sys.argv[1], "
+            "observatory='hst', fast=True); "
+            "remote = api.get_best_references_by_ids(sys.argv[1], [sys.argv[2]], ['darkfile'], False); "
+            "print(json.dumps([remote, local]))")
+    done = subprocess.run([sys.executable, "-c", code, NEW, product.lower(), first],
+                          env=server.client_env(client_cache), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    remote, local = json.loads(done.stdout.splitlines()[-1])
+    assert remote == {product: [True, local]}

@@ -59,6 +59,36 @@ def test_best_references_by_ids_match_the_rules(rpc, catalog):
     assert "Invalid reference type" in rpc.error("get_best_references_by_ids", NEW, [ident], ["no type!"], False)
 
 
+@pytest.fixture
+def association(db, rules):
+    """One association of two WFC3 exposures, LA8Q99010:LA8Q99011 and LA8Q99010:LA8Q99012."""
+    from reprocessing import loader
+    from reprocessing.tests.conftest import synthetic_rows
+
+    rows = synthetic_rows(2, seed=11)
+    ids = ["LA8Q99010:LA8Q99011", "LA8Q99010:LA8Q99012"]
+    loader.store([loader.make_dataset(i, h) for i, (_old, h) in zip(ids, rows, strict=True)])
+    return dict(zip(ids, (h for _i, h in rows), strict=True))
+
+
+def test_best_references_by_ids_answer_the_ids_asked_for(rpc, association):
+    """Simple ids get simple-id keys; an association answers with its first member (the original's rule)."""
+    import crds
+
+    result = rpc("get_best_references_by_ids", NEW, ["la8q99011", "LA8Q99010", "LA8Q99012", "LA8Q99099"],
+                 ["darkfile"], True)
+    assert sorted(result) == ["LA8Q99010", "LA8Q99011", "LA8Q99012", "LA8Q99099", "headers"]
+    first, second = association.values()
+    for requested, header in (("LA8Q99011", first), ("LA8Q99010", first), ("LA8Q99012", second)):
+        expected = crds.getrecommendations(header, reftypes=["darkfile"], context=NEW, observatory="hst", fast=True)
+        assert result[requested] == [True, {k: str(v) for k, v in expected.items()}]
+        assert result["headers"][requested]["INSTRUME"] == "WFC3"
+    assert result["LA8Q99099"][0] is False and "not in the dataset catalog" in result["LA8Q99099"][1]
+    assert "LA8Q99099" not in result["headers"]
+    compound = rpc("get_best_references_by_ids", NEW, ["LA8Q99010:LA8Q99012"], ["darkfile"], False)
+    assert list(compound) == ["LA8Q99010:LA8Q99012"] and compound["LA8Q99010:LA8Q99012"] == result["LA8Q99012"]
+
+
 def test_aui_best_references_drop_na_and_failures(rpc, catalog):
     product = next(i for i, _h in catalog if not i.split(":")[0].endswith("Q")).split(":")[0]
     result = rpc("get_aui_best_references", NEW, [product])
@@ -77,3 +107,13 @@ def test_get_affected_datasets_over_json(rpc, reprocessing_root):
     result = rpc("get_affected_datasets", "hst", None, None)
     assert result["computation_dir"] == comp.directory and len(result["affected_ids"]) == comp.affected_count
     assert rpc("get_affected_datasets", "hst", OLD, NEW) == result
+
+
+def test_get_affected_datasets_null_observatory_means_this_server(rpc, reprocessing_root):
+    comp = compute.start(OLD, NEW, chunk_size=500)
+    comp.refresh_from_db()
+    result = rpc("get_affected_datasets", None, OLD, NEW)
+    assert result["computation_dir"] == comp.directory and result["observatory"] == "hst"
+    assert rpc("get_affected_datasets", "HST", None, None) == result
+    message = rpc.error("get_affected_datasets", "jwst", OLD, NEW)
+    assert "Mismatch between requested observatory 'jwst' and server observatory 'hst'" in message
