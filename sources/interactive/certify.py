@@ -63,12 +63,12 @@ def _crds_logger() -> logging.Logger:
 
 
 def check_usable_pmap(name: str) -> str:
-    """`name` if it is a cataloged pmap of this server in a usable state (§3.1), and not bad.
+    """`name` if it is a cataloged pmap of this server in a usable state (§3.1).
 
     Not only distributable ones: on an OPS server the edit context stays `delivered` until the
     archive takes it, and `crds submit --derive-from-context` names it (the original only
-    required a known pmap).  Pending uploads are not contexts yet; a rejected or blacklisted
-    pmap would carry its bad rules into every context derived from it.
+    required a known pmap).  Pending uploads are not contexts yet.  A bad pmap may be derived
+    from, as the original allowed: the contexts generated from it are blacklisted (§3.4).
     """
     try:
         storage.check_filename(name)
@@ -79,8 +79,6 @@ def check_usable_pmap(name: str) -> str:
         raise CertifyError(f"File '{name}' is not a context of this server.")
     if record.state not in USABLE_STATES:
         raise CertifyError(f"File '{name}' is not yet available.")
-    if record.rejected or record.blacklisted:
-        raise CertifyError(f"Context '{name}' is marked bad: choose another context.")
     return name
 
 

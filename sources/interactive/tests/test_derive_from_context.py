@@ -39,7 +39,7 @@ class DeriveFromContextTests(CatalogTestCase):
             self.assertEqual(certify.choose_context(mode, EDIT), EDIT)  # ... yet usable to derive from
         self.assertEqual(self.record(EDIT).state, DELIVERED)
 
-    def test_pending_unknown_and_bad_pmaps_are_refused(self):
+    def test_pending_and_unknown_pmaps_are_refused(self):
         FileRecord.objects.filter(name=OLDER).update(state=UPLOADED)
         refusals = {OLDER: f"File '{OLDER}' is not yet available.",
                     "hst_9999.pmap": "File 'hst_9999.pmap' is not known to CRDS.",
@@ -48,6 +48,5 @@ class DeriveFromContextTests(CatalogTestCase):
         for name, message in refusals.items():
             with self.subTest(name), self.assertRaisesMessage(certify.CertifyError, message):
                 certify.choose_context("pmap_text", name)
-        FileRecord.objects.filter(name=EDIT).update(rejected=True)
-        with self.assertRaisesMessage(certify.CertifyError, f"Context '{EDIT}' is marked bad: choose another context."):
-            certify.choose_context("pmap_menu", EDIT)
+        FileRecord.objects.filter(name=EDIT).update(blacklisted=True)  # allowed: what derives from it is too
+        self.assertEqual(certify.choose_context("pmap_menu", EDIT), EDIT)
