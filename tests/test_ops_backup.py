@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
+import subprocess
 import tarfile
 import time
 
@@ -217,15 +219,19 @@ def test_nightly_keeps_the_newest_backups_and_nothing_else_is_touched(kept_two, 
     fake_backup(tmp_path / "elsewhere")
     (backups / "2000-01-01-000000").symlink_to(tmp_path / "elsewhere")
     fake_backup(backups / "notes", manifest=True)
-    fake_backup(backups / ".2001-01-05-000000.dead1234.partial", manifest=False)  # a killed run
-    running = backups / f".{time.strftime('%Y-%m-%d-%H%M%S')}.run5678.partial"  # a backup being made now
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed = backups / f".2001-01-05-000000.pid{gone.pid}.x1.partial"  # a killed run: its process is gone
+    fake_backup(killed, manifest=False)
+    running = backups / f".{time.strftime('%Y-%m-%d-%H%M%S')}.pid{os.getpid()}.x2.partial"  # one being made now
     fake_backup(running, manifest=False)
 
     result = kept_two.manage("nightly_report", "--no-mail")
     made = max(p.name for p in backups.iterdir() if p.name[:2] == "20" and p.name != "2001-01-04-000000")
     assert made > "2002"
-    assert ("==== old backups\nkeeping the newest 2; removed 3\nremoved 2001-01-01-000000\nremoved 2001-01-02-000000\n"
-            "removed .2001-01-05-000000.dead1234.partial\n") in result.stdout
+    assert ("==== old backups\nkeeping the newest 2; removed 2\nremoved 2001-01-01-000000\n"
+            "removed 2001-01-02-000000\n") in result.stdout, result.stdout
+    assert not killed.exists()
     assert result.stdout.rstrip().endswith("nightly OK")
     assert sorted(p.name for p in backups.iterdir()) == sorted(
         ["2000-01-01-000000", "2001-01-03-000000", "2001-01-04-000000", made, "latest", "notes", running.name])

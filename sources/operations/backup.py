@@ -444,26 +444,16 @@ def check_backup(path: Path) -> Backup:
     return Backup(path, manifest)
 
 
-PARTIAL_RE = re.compile(r"^\.(\d{4}-\d\d-\d\d-\d{6})\..+\.partial\Z")
-DEAD_PARTIAL = datetime.timedelta(days=1)
+def prune_backups(keep: int) -> list[Path]:
+    """Remove all but the newest `keep` backups: each is a full copy and nothing else removes one.
 
-
-def prune_backups(keep: int, now: datetime.datetime | None = None) -> list[Path]:
-    """Remove all but the newest `keep` backups, and `.partial` ones whose run started over a day ago (it died).
-
-    Each backup is a full copy and nothing else removes one.  Only directories make_backup made are
-    touched: a dated name holding a manifest, or a dated `.partial` name; `latest` stays.
+    Only directories make_backup made are touched (a dated name holding a manifest); `latest`
+    stays.  Partial backups of killed runs are make_backup's to remove (remove_stale_partials).
     """
     if keep < 1:
         raise BackupError(f"Keeping {keep} backups would remove the newest one: keep at least 1.")
     made = [path for path in list_backups() if not path.is_symlink() and (path / MANIFEST).is_file()]
     doomed = made[:-keep]
-    started_before = (now or datetime.datetime.now()) - DEAD_PARTIAL
-    for path in sorted(backups_dir().iterdir()) if backups_dir().is_dir() else []:
-        match = PARTIAL_RE.match(path.name)
-        if (match and path.is_dir() and not path.is_symlink()
-                and datetime.datetime.strptime(match[1], STAMP_FORMAT) < started_before):
-            doomed.append(path)
     for path in doomed:
         shutil.rmtree(path)
     return doomed

@@ -12,8 +12,11 @@ import pytest
 from crds_server.testing import test_data
 
 BIAS = "hst_acs_biasfile_0001.fits"
+# The shared live server: earlier test modules may have left their instrument locks behind.
 CREATE_OUTSIDER = (
     "from django.contrib.auth.models import User\n"
+    "from locking.models import Lock\n"
+    "Lock.objects.filter(type='instrument').delete()\n"
     "User.objects.filter(username='outsider').delete()\n"
     "User.objects.create_user('outsider', password='outsider-pw')\n"
 )

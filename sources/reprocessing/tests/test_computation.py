@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from interactive import contexts
 
 from reprocessing import compute, rpc
 from reprocessing.models import Computation
@@ -96,7 +97,7 @@ def test_get_affected_datasets_exact_wildcard_and_missing(catalog, reprocessing_
     assert rpc.get_affected_datasets("hst", None, NEW) == exact
     with pytest.raises(rpc.NoPrecomputedResults):
         rpc.get_affected_datasets("hst", NEW, "hst_0730.pmap")
-    with pytest.raises(rpc.BadParameter, match="Mismatch between requested observatory 'jwst'"):
+    with pytest.raises(contexts.ContextError, match="Mismatch between requested observatory 'jwst'"):
         rpc.get_affected_datasets("jwst", None, None)
     with pytest.raises(rpc.InvalidContext, match="give a pipeline mapping"):
         rpc.get_affected_datasets("hst", "hst_wfc3.imap", None)
