@@ -25,6 +25,8 @@ from celery import Celery
 from crds_server import testing
 from interactive.tests.test_submission_client import BIAS, crds, rpc
 from jsonapi import live_server
+from pymemcache.client.base import Client as Memcache
+from pymemcache.serde import pickle_serde
 
 from conftest import REDIS_URL, make_copy, remove_copy, script_env
 
@@ -205,3 +207,48 @@ def test_upload_submit_confirm_archive_set_context_sync_and_bestrefs(production,
     subjects = {message["Subject"] for _, message in collector.messages}
     for subject in ("STARTED Batch Submit", "READY Batch Submit", "CONFIRMED Batch Submit"):
         assert f"CRDS HST DEV {subject} by Alice Ames" in subjects, subjects
+
+
+def job_mails(collector, seen: int, count: int, timeout: float = 120) -> list[tuple[list[str], object]]:
+    """The first `count` messages about scheduled jobs received after the first `seen` ones (others
+    may arrive meanwhile: the affected-datasets mail of the set context above)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [(to, message) for to, message in collector.messages[seen:] if "scheduled job" in message["Subject"]]
+        if len(found) >= count:
+            return found
+        assert time.monotonic() < deadline, f"{len(found)} of {count} mails arrived"
+        time.sleep(0.5)
+
+
+def test_a_failing_scheduled_job_is_mailed_to_the_operators_and_so_is_its_recovery(production, smtp):
+    """Beat's jobs run in the Celery worker, where no cron mails a failure: the worker tells the operators."""
+    collector, _ = smtp
+    seen = len(collector.messages)
+    task = "reprocessing.tasks.query_affected_datasets"
+    app = Celery(broker=REDIS_URL, backend=REDIS_URL)
+    try:
+        for _ in range(2):  # the server's own client, sent to a port where nothing answers
+            app.send_task(task, args=[f"http://127.0.0.1:{production.backup_port}/hst"], queue=production.queue)
+        [(recipients, failed)] = job_mails(collector, seen, 1)
+        # Both runs are counted in the state the worker's processes share in memcached.
+        memcache = Memcache(("127.0.0.1", production.memcached_port), serde=pickle_serde)
+        key = f"{production.queue}:1:operations.alerts.failing:{task}"
+        deadline = time.monotonic() + 120
+        while (memcache.get(key) or {}).get("failures") != 2:
+            assert time.monotonic() < deadline, memcache.get(key)
+            time.sleep(0.5)
+        assert recipients == [STATUS]
+        assert failed["Subject"].startswith(f"CRDS HST DEV scheduled job {task} FAILED: QueryError: crds "
+                                            f"query_affected against http://127.0.0.1:{production.backup_port}"
+                                            "/hst failed")
+        app.send_task(task, queue=production.queue)  # its own public URL: a first run records the history
+        recipients, recovered = job_mails(collector, seen, 2)[1]
+    finally:
+        app.close()
+    assert recipients == [STATUS]
+    assert re.match(rf"CRDS HST DEV scheduled job {task} recovered: it succeeded at [-0-9: ]+ after 2 failed runs$",
+                    recovered["Subject"]), recovered["Subject"]
+    assert "QueryError: crds query_affected against" in recovered.get_content()
+    time.sleep(2)
+    assert len(job_mails(collector, seen, 2)) == 2, "the second failure was not mailed again"

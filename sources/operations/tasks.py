@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from operations import nightly, orphans, publish, reports
+from operations.alerts import JobFailed
 from operations.mailreport import JobReport, send
 
 MAILED_LINES = 200  # of the verify report: the first stray, missing and corrupt files
@@ -49,9 +50,11 @@ def certify_cache() -> str:
 
 
 def _subject_or_failure(report) -> str:
-    """The report's subject as the task's result; a report with failures fails the task (beat shows it)."""
+    """The report's subject as the task's result; a report with failures fails the task (beat shows it).
+
+    The report has been mailed, so the failure is not mailed again (operations.alerts)."""
     if report.failures:
-        raise RuntimeError(report.subject)
+        raise JobFailed(report.subject)
     return report.subject
 
 
