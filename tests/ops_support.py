@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +133,23 @@ def make_root(cache_dir: Path | None, usecase: str = "django", secrets: dict[str
         remove_root(server)
         raise
     return server
+
+
+def serve(root: ServerRoot, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start runserver on `root` (its public URL set to it), on `port` or a free one: (the process, its URL)."""
+    from jsonapi.live_server import _answers, free_port
+
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    root.env["CRDS_PUBLIC_URL"] = url
+    log = open(root.root / "runserver.log", "w")
+    process = subprocess.Popen([sys.executable, str(CHECKOUT / "manage.py"), "runserver", "--noreload",
+                                f"127.0.0.1:{port}"], env=root.env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not _answers(url):
+        assert process.poll() is None and time.monotonic() < deadline, (root.root / "runserver.log").read_text()
+        time.sleep(0.3)
+    return process, url
 
 
 def remove_root(server: ServerRoot) -> None:

@@ -257,7 +257,8 @@ def test_crontab_names_existing_jobs():
     jobs = set(schedules)
     assert {"host/sync_server_cache", "host/clear_web_cache", "host/verify_cache", "host/nightly.cron.job",
             "host/sync_ops_to_grp", "host/certify_cache", "host/weekly_status", "host/monthly_status",
-            "host/query_affected_datasets", "host/expire_jpoll_channels", "host/remove_abandoned_uploads"} <= jobs
+            "host/query_affected_datasets", "host/expire_jpoll_channels", "host/remove_abandoned_uploads",
+            "host/verify_group_cache"} <= jobs
     # Celery beat runs these every 3600 s.
     assert schedules["host/expire_jpoll_channels"] == schedules["host/remove_abandoned_uploads"] == "0 * * * *"
     for job in jobs:
@@ -285,14 +286,14 @@ def test_installed_crontab_mails_failures_to_the_operators(tmp_path):
     assert mailto == ["MAILTO=ops@example.org,dm@example.org"]
     assert crontab.index(mailto[0]) < crontab.index(jobs_of(crontab)[0])
     assert "CRDS_SCHEDULER=cron" in crontab
-    assert len(jobs_of(crontab)) == 14
+    assert len(jobs_of(crontab)) == 15
 
     crontab = installed_crontab(tmp_path, CRDS_ADMIN_EMAILS="", CRDS_STATUS_TO_ADDRESSES="status@example.org")
     assert [line for line in crontab if line.startswith("MAILTO")] == ["MAILTO=status@example.org"]
     # Nobody configured: no MAILTO, so cron mails the crontab's owner instead of discarding the failure.
     crontab = installed_crontab(tmp_path, CRDS_ADMIN_EMAILS="", CRDS_STATUS_TO_ADDRESSES="")
     assert not [line for line in crontab if line.startswith("MAILTO")]
-    assert len(jobs_of(crontab)) == 14
+    assert len(jobs_of(crontab)) == 15
 
 
 def test_install_refuses_an_address_cron_cannot_use(tmp_path):

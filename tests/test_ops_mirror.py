@@ -10,21 +10,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 from crds.client import proxy
 from jsonapi import live_server
-from jsonapi.live_server import _answers, free_port
 
 from tests.ops_support import (
-    CHECKOUT,
     TINY_CONTEXT,
     TINY_REFERENCES,
     UNHELD_REFERENCE,
     make_root,
     remove_root,
+    serve,
     sha1,
     tiny_rules_cache,
     tree,
@@ -53,20 +51,6 @@ def target():
     root = make_root(None)
     yield root
     remove_root(root)
-
-
-def serve(root) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    root.env["CRDS_PUBLIC_URL"] = url
-    log = open(root.root / "runserver.log", "w")
-    process = subprocess.Popen([sys.executable, str(CHECKOUT / "manage.py"), "runserver", "--noreload",
-                                f"127.0.0.1:{port}"], env=root.env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while not _answers(url):
-        assert process.poll() is None and time.monotonic() < deadline, (root.root / "runserver.log").read_text()
-        time.sleep(0.3)
-    return process, url
 
 
 def test_mirror_from_backup_then_crds_sync_gives_identical_caches(crds_live_server, target, tmp_path):

@@ -260,6 +260,8 @@ CELERY_BEAT_SCHEDULE = {
                        "args": ("monthly",)},
     "nightly": {"task": "operations.nightly", "schedule": _crontab(minute=5, hour=3)},
     "sync-group-cache": {"task": "operations.sync_group_cache", "schedule": 600.0},
+    "verify-group-cache": {"task": "operations.verify_group_cache",
+                           "schedule": _crontab(minute=0, hour=4, day_of_week=6)},
 }
 
 # Real workers on an embedded (SQLite) root: benchmarks and the distributed affected-datasets test.

@@ -341,14 +341,15 @@ def client_env(url: str, crds_path: Path) -> dict[str, str]:
     return env
 
 
-def crds_sync(url: str, crds_path: Path, *args: str) -> tuple[int, str]:
+def crds_sync(url: str, crds_path: Path, *args: str, set_layout: bool = True) -> tuple[int, str]:
     """Run `crds sync ARGS` against server `url` into cache `crds_path`: (exit code, output).
 
     The server's cache keeps references flat (references/<obs>/NAME, as storage.cache_path
     says); a new crds cache would otherwise put HST references in per-instrument directories.
+    `set_layout=False` leaves a cache that is only checked as it is.
     """
     mode = crds_path / "config" / settings.CRDS_OBSERVATORY / "ref_cache_subdir_mode"
-    if not mode.exists():
+    if set_layout and not mode.exists():
         mode.parent.mkdir(parents=True, exist_ok=True)
         mode.write_text("flat\n")
     result = subprocess.run([sys.executable, "-m", "crds.sync", *args], env=client_env(url, crds_path),

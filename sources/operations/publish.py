@@ -24,6 +24,7 @@ from interactive.models import RemoteContext
 from jsonapi import server_info, services
 
 from operations import backup
+from operations.mailreport import JobReport, send
 
 
 def remote_name() -> str:
@@ -128,18 +129,26 @@ def publish(force: bool = False) -> str:
             f"{', '.join(pickled) or 'no context'} in {pickles_dir()}; remote context {remote.name}")
 
 
-def sync_group_cache(target: Path, url: str | None = None, contexts: list[str] | None = None,
-                     references: bool = True, force: bool = False) -> str:
-    """Publish this (ops) server's files into the shared read-only cache that clients use with
-    CRDS_READONLY_CACHE (the original's sync_ops_to_grp and set_grp_cache_permissions)."""
-    from operations import mirror
-
+def _group_cache_skipped(target: Path, force: bool) -> str:
+    """Why the shared cache is left alone now ("" to go on); only the ops server keeps it."""
     if settings.CRDS_USECASE != "ops" and not force:
         return f"usecase {settings.CRDS_USECASE} is not ops: nothing done (the shared cache follows the ops server)"
     if not force and backup.is_offline():
         return f"server offline for maintenance ({backup.offline_flag()}): nothing done"
     if not target.is_absolute():
         raise PublishError(f"Give the shared cache as an absolute path, not {str(target)[:200]!r}.")
+    return ""
+
+
+def sync_group_cache(target: Path, url: str | None = None, contexts: list[str] | None = None,
+                     references: bool = True, force: bool = False) -> str:
+    """Publish this (ops) server's files into the shared read-only cache that clients use with
+    CRDS_READONLY_CACHE (the original's sync_ops_to_grp and set_grp_cache_permissions)."""
+    from operations import mirror
+
+    skipped = _group_cache_skipped(target, force)
+    if skipped:
+        return skipped
     selection = ["--contexts", *contexts] if contexts else ["--all"]
     code, output = mirror.crds_sync(url or settings.CRDS_PUBLIC_URL, target, *selection,
                                     *(["--fetch-references"] if references else []))
@@ -152,3 +161,35 @@ def sync_group_cache(target: Path, url: str | None = None, contexts: list[str] |
         elif path.parent.parent.name != "config":
             path.chmod(0o444)
     return f"synchronised {target} from {url or settings.CRDS_PUBLIC_URL} ({' '.join(selection)})"
+
+
+VERIFY_LINES = 200  # error lines of a shared-cache verification that are mailed
+
+
+def verify_group_cache(target: Path, url: str | None = None, force: bool = False, send_mail: bool = True) -> JobReport:
+    """Check the shared read-only cache against this server without changing it (the original's weekly
+    `crds_verify_cache shared`): `crds sync --check-files --readonly-cache` of every context, which
+    compares mappings by sha1sum and references by existence and length.  Mailed when it finds errors."""
+    report = JobReport("verify shared cache")
+    report.summary = _group_cache_skipped(target, force)
+    if report.summary:
+        return report
+    if not (target / "config" / settings.CRDS_OBSERVATORY).is_dir():
+        raise PublishError(f"{target} is not a CRDS cache of {settings.CRDS_OBSERVATORY} "
+                           f"(it has no config/{settings.CRDS_OBSERVATORY} directory).")
+    from operations import mirror
+
+    url = url or settings.CRDS_PUBLIC_URL
+    code, output = mirror.crds_sync(url, target, "--all", "--fetch-references", "--check-files", "--readonly-cache",
+                                    set_layout=False)
+    errors = [line.split(" - ERROR - ", 1)[-1].strip() for line in output.splitlines() if " - ERROR - " in line]
+    report.summary = f"{target}: every file of every context checked against {url}, no errors"
+    if errors or code:
+        report.failures.append(f"{len(errors)} error(s): {errors[0]}" if errors else f"crds sync exited {code}")
+        report.add(f"crds sync --check-files of {target} against {url}",
+                   "\n".join(errors[:VERIFY_LINES] + ([f"... and {len(errors) - VERIFY_LINES} more"]
+                                                      if len(errors) > VERIFY_LINES else []))
+                   or output.strip()[-5000:])
+        if send_mail:
+            send(report)
+    return report

@@ -1,6 +1,10 @@
 """The operations cron jobs as Celery tasks, for deployments where Celery beat replaces cron."""
 
+import os
+from pathlib import Path
+
 from celery import shared_task
+from django.conf import settings
 
 from operations import nightly, orphans, publish, reports
 from operations.alerts import JobFailed
@@ -58,17 +62,25 @@ def _subject_or_failure(report) -> str:
     return report.subject
 
 
-@shared_task(name="operations.sync_group_cache")
-def sync_group_cache() -> str:
-    """host/sync_ops_to_grp for beat: the shared cache is $CRDS_GROUP_CACHE of the worker."""
-    import os
-    from pathlib import Path
-
-    from django.conf import settings
-
-    if settings.CRDS_USECASE != "ops":
-        return f"usecase {settings.CRDS_USECASE} is not ops: nothing done"
+def _group_cache() -> Path:
+    """The shared cache of the worker's $CRDS_GROUP_CACHE."""
     target = os.environ.get("CRDS_GROUP_CACHE", "")
     if not target:
         raise RuntimeError("CRDS_GROUP_CACHE (the shared cache directory) is not set for the worker")
-    return publish.sync_group_cache(Path(target))
+    return Path(target)
+
+
+@shared_task(name="operations.sync_group_cache")
+def sync_group_cache() -> str:
+    """host/sync_ops_to_grp for beat: the shared cache is $CRDS_GROUP_CACHE of the worker."""
+    if settings.CRDS_USECASE != "ops":
+        return f"usecase {settings.CRDS_USECASE} is not ops: nothing done"
+    return publish.sync_group_cache(_group_cache())
+
+
+@shared_task(name="operations.verify_group_cache")
+def verify_group_cache() -> str:
+    """host/verify_group_cache for beat: errors are mailed and fail the task."""
+    if settings.CRDS_USECASE != "ops":
+        return f"usecase {settings.CRDS_USECASE} is not ops: nothing done"
+    return _subject_or_failure(publish.verify_group_cache(_group_cache()))

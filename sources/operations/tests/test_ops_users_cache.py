@@ -115,10 +115,11 @@ class BeatTasksTest(CatalogTestCase):
         scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
         for name in ("operations.publish_cache", "operations.clear_web_cache", "operations.verify_cache",
                      "operations.nightly", "operations.sync_group_cache", "operations.status_report",
-                     "operations.certify_cache"):
+                     "operations.certify_cache", "operations.verify_group_cache"):
             self.assertIn(name, scheduled)
             self.assertIn(name, app.tasks)
         use_temporary_file_cache(self)
         self.assertIn("published server_config of hst_0729.pmap", tasks.publish_cache.delay().get())
         self.assertIn("cleared the LocMemCache cache", tasks.clear_web_cache.delay().get())
         self.assertIn("is not ops: nothing done", tasks.sync_group_cache.delay().get())
+        self.assertIn("is not ops: nothing done", tasks.verify_group_cache.delay().get())
