@@ -200,11 +200,20 @@ def write_catalog(files: list[str]) -> str:
         return name
 
 
+def require_delivery_dirs() -> None:
+    """Refuse, rather than create, a missing delivery directory: it is the archive's area, usually
+    a mount, and a directory made in its place would hold deliveries the archive never sees."""
+    for directory in delivery_dirs():
+        if not directory.is_dir():
+            raise DeliveryError(f"Delivery failed: the delivery directory {directory} does not exist (is the "
+                                "archive's delivery area mounted?); nothing was delivered.")
+
+
 def link_delivery(delivery: Delivery) -> None:
     """Hard-link the files and then the catalog into every delivery directory, or undo and raise."""
+    require_delivery_dirs()
     try:
         for directory in delivery_dirs():
-            directory.mkdir(parents=True, exist_ok=True)
             for name in sorted(delivery.files):
                 target = directory / name
                 os.link(storage.cache_path(name), target)
@@ -233,6 +242,7 @@ def deliver(files: list[str], kind: str, description: str, user: str) -> Deliver
     for name in files:
         if not storage.cache_path(name).is_file():
             raise DeliveryError(f"Delivery failed: '{name}' is not in the server's file cache.")
+    require_delivery_dirs()
     delivery = Delivery(write_catalog(files), files)
     link_delivery(delivery)
     try:

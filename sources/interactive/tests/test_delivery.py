@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -140,6 +141,36 @@ class DeliveryTests(CatalogTestCase):
         for directory in self.dirs:
             self.assertEqual(list(directory.iterdir()), [])
         self.assertEqual(self.states(), {n: UPLOADED for n in NAMES})
+
+    def test_a_missing_delivery_directory_is_refused_not_created(self):
+        """An unmounted archive area must not silently become a local directory the archive never reads."""
+        before = (AuditAction.objects.count(), sorted(storage.catalogs_dir().glob("*.cat")))
+        self.dirs[1].rmdir()
+        with self.assertRaisesMessage(delivery.DeliveryError, f"the delivery directory {self.dirs[1]} does not "
+                                      "exist (is the archive's delivery area mounted?); nothing was delivered"):
+            delivery.deliver(NAMES, "batch submit", "New biases", "alice")
+        self.assertFalse(self.dirs[1].exists())
+        self.assertEqual(list(self.dirs[0].iterdir()), [])
+        self.assertEqual(self.states(), {n: UPLOADED for n in NAMES})
+        self.assertEqual((AuditAction.objects.count(), sorted(storage.catalogs_dir().glob("*.cat"))), before)
+
+    def test_install_warns_of_a_missing_or_unusable_delivery_directory(self):
+        out = io.StringIO()
+        call_command("install_server", stdout=out)
+        self.assertNotIn("Warning", out.getvalue())
+        self.dirs[1].rmdir()
+        elsewhere = Path(tempfile.mkdtemp(dir="/dev/shm"))  # tmpfs: another file system than the cache
+        self.addCleanup(shutil.rmtree, elsewhere, True)
+        with override_settings(CRDS_DELIVERY_DIRS=[*self.dirs, elsewhere]):
+            out = io.StringIO()
+            call_command("install_server", stdout=out)
+        lines = out.getvalue().splitlines()
+        self.assertEqual(lines[1], f"Warning: the delivery directory {self.dirs[1]} (CRDS_DELIVERY_DIRS) does not "
+                                   "exist: confirms are refused until it does (mount the archive's delivery area).")
+        self.assertIn(f"Warning: the delivery directory {elsewhere} (CRDS_DELIVERY_DIRS) is not readable or not on "
+                      "the file system of", lines[2])
+        self.assertEqual(len(lines), 3)
+        self.assertFalse(self.dirs[1].exists(), "install does not create the archive's area")
 
     def test_refusals_before_anything_is_made(self):
         with self.assertRaisesMessage(delivery.DeliveryError, "no files to deliver"):

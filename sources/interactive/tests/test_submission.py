@@ -44,6 +44,7 @@ class SubmissionTestCase(SmtpSinkMixin, CatalogTestCase):
         crds_utils.clear_function_caches()  # names are reused between tests: drop crds' loaded copies
         self.files_root = Path(tempfile.mkdtemp(prefix="server-files-", dir=settings.CRDS_FILE_CACHE.parent))
         self.addCleanup(shutil.rmtree, self.files_root, True)
+        (self.files_root / "deliveries").mkdir()
         override = override_settings(CRDS_SERVER_FILES=self.files_root,
                                      CRDS_DELIVERY_DIRS=[self.files_root / "deliveries"], CRDS_SUBMIT_DONE_DELAY=0)
         override.enable()

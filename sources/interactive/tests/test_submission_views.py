@@ -118,12 +118,13 @@ class SubmissionPageTests(SubmissionTestCase):
         self.upload(BIAS)
         result = self.submit()
         client = self.login()
-        (self.files_root / "deliveries").write_text("a file where the delivery directory must be")
+        (self.files_root / "deliveries").rmdir()  # the archive's area, not mounted
         with self.assertLogs("interactive.submission_views", "ERROR") as logged:
             response = client.post("/submit_confirm/", {"results_id": result.name, "button": "confirm"})
         self.assertEqual(response.status_code, 200)  # the crds client reads the reason only from a 200 page
         self.assertRegex(error_message(response),
-                         r"^Delivery failed: cannot link deliveries for opus_\d+_i\.cat: File exists\.$")
+                         r"^Delivery failed: the delivery directory deliveries does not exist \(is the archive's "
+                         r"delivery area mounted\?\); nothing was delivered\.$")
         self.assertIn("Traceback", logged.output[0])
         self.assertIn(result.name, logged.output[0])
         result.refresh_from_db()
@@ -133,3 +134,4 @@ class SubmissionPageTests(SubmissionTestCase):
         self.assertTrue(all(FileRecord.objects.get(name=n).state == "uploaded"
                             for n in result.parameters["new_file_map"].values()))
         self.assertTrue(Lock.objects.filter(user="alice", type="instrument").exists())  # still logged in to retry
+        self.assertFalse((self.files_root / "deliveries").exists())

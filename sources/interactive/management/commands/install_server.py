@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from interactive import storage
+from interactive import delivery, storage
 
 
 class Command(BaseCommand):
@@ -16,3 +16,11 @@ class Command(BaseCommand):
         # Apache serves $CRDS/server/static in production; Django's server finds them itself when embedded.
         call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write(f"Directories, database schema and static files ({settings.STATIC_ROOT}) are ready.")
+        for directory in delivery.delivery_dirs():  # the archive's area: not ours to create
+            if not directory.is_dir():
+                self.stdout.write(f"Warning: the delivery directory {directory} (CRDS_DELIVERY_DIRS) does not "
+                                  "exist: confirms are refused until it does (mount the archive's delivery area).")
+            elif not delivery.area_visible(directory):
+                self.stdout.write(f"Warning: the delivery directory {directory} (CRDS_DELIVERY_DIRS) is not "
+                                  f"readable or not on the file system of {settings.CRDS_FILE_CACHE}: deliveries "
+                                  "are hard links from the file cache and will fail.")
