@@ -4,7 +4,8 @@ On the production stack beat runs the jobs, and a task that raises would only
 reach the worker's log.  So a failing scheduled task is mailed to the
 operators: once when it starts failing, again if it still fails a day later,
 and once when it succeeds again.  The state lives in the Django cache
-(memcached in production), shared by the worker's processes.  A job that
+(memcached in production), shared by the worker's processes; when the cache
+cannot say, a failure is mailed rather than kept quiet.  A job that
 already mailed its own failure report raises JobFailed and is not mailed twice.
 """
 
@@ -54,9 +55,9 @@ def job_failed(task: str, exc: BaseException) -> bool:
     now = time.time()
     why = reason(exc)
     state = {"since": now, "mailed": now, "failures": 1, "reason": why}
-    if not cache.add(_key(task), state, STATE_SECONDS):
-        state = cache.get(_key(task)) or state
-        state.update(failures=state["failures"] + 1, reason=why)
+    stored = None if cache.add(_key(task), state, STATE_SECONDS) else cache.get(_key(task))
+    if stored is not None:  # a known failure: mailed again only once a day
+        state = {**stored, "failures": stored["failures"] + 1, "reason": why}
         remind = now - state["mailed"] >= REMIND_AFTER
         if remind:
             state["mailed"] = now

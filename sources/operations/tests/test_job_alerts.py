@@ -92,6 +92,13 @@ class JobAlertTests(SimpleTestCase):
         self.assertIn("Could not mail 'scheduled job operations.sync_group_cache FAILED", logged.output[0])
         self.assertEqual(cache.get(alerts._key("operations.sync_group_cache"))["failures"], 1)
 
+    def test_a_cache_that_cannot_keep_the_state_mails_every_failure_rather_than_none(self):
+        """memcached down (the production backend ignores its errors): add fails and get finds nothing."""
+        with mock.patch.object(cache, "add", return_value=False), mock.patch.object(cache, "get", return_value=None):
+            self.assertEqual(self.run_job("ops"), "FAILURE")
+            self.assertEqual(self.run_job("ops"), "FAILURE")
+        self.assertEqual(len(mail.outbox), 2)
+
     @override_settings(CRDS_ADMIN_EMAILS=[], CRDS_STATUS_TO_ADDRESSES=[])
     def test_nobody_to_tell_sends_nothing(self):
         self.assertEqual(self.run_job("ops"), "FAILURE")
