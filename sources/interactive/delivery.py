@@ -115,13 +115,16 @@ def refresh(record: FileRecord) -> str:
     return status
 
 
-def update_delivery_status() -> int:
+def update_delivery_status(strict: bool = False) -> int:
     """Store `archived` on every transitory record whose catalog has left the delivery area.
 
     Run every 5 minutes (host/update_delivery_status, Celery beat).  Returns
     the number of records changed.  Nothing is done while the server is
     offline for maintenance or the delivery area cannot be seen: a missing
-    catalog then does not mean the archive has its files.
+    catalog then does not mean the archive has its files.  An area that cannot
+    be seen is a warning, or with `strict` (the beat task, whose failures are
+    mailed once by operations.alerts) a DeliveryError; cron would mail a
+    failure every 5 minutes.
     """
     from operations import backup  # operations imports this app
 
@@ -130,8 +133,11 @@ def update_delivery_status() -> int:
         return 0
     area = delivery_dirs()[0]
     if not area_visible(area):
-        log.warning("update_delivery_status: delivery area %s is missing, unreadable or not mounted "
-                    "(not on the file cache's file system): archive status unknown, nothing done", area)
+        problem = (f"delivery area {area} is missing, unreadable or not mounted (not on the file cache's "
+                   "file system): archive status unknown, nothing done")
+        if strict:
+            raise DeliveryError(problem)
+        log.warning("update_delivery_status: %s", problem)
         return 0
     links = (FileRecord.objects.filter(state__in=TRANSITORY_STATES)
              .values_list("catalog_link", flat=True).distinct())

@@ -13,8 +13,9 @@ def certify_ingest(user: str, context: str, compare_old_reference: bool, channel
 
 @shared_task(name="interactive.update_delivery_status")
 def update_delivery_status() -> int:
-    """Store 'archived' for deliveries the archive has consumed (every 5 minutes)."""
-    return delivery.update_delivery_status()
+    """Store 'archived' for deliveries the archive has consumed (every 5 minutes); fails while the
+    delivery area cannot be seen, so that the operators are told."""
+    return delivery.update_delivery_status(strict=True)
 
 
 @shared_task(name="interactive.remove_abandoned_uploads")

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core import mail
+from django.core.cache import cache
 from django.test import Client, override_settings
 
 from interactive import badfiles, browse, contexts, delivery, set_context
@@ -143,6 +145,26 @@ class AreaUnseenTests(ArchiveStatusTestCase):
         self.catalog.unlink()
         self.assertEqual(delivery.update_delivery_status(), 2)
         self.assertEqual(self.states(), {DARK: ARCHIVED, DRKC: ARCHIVED})
+
+    @override_settings(CRDS_ADMIN_EMAILS=["ops@example.org"])
+    def test_beat_task_fails_while_the_area_is_hidden_and_the_operators_are_told(self):
+        from interactive import tasks
+
+        cache.clear()
+        self.addCleanup(cache.clear)
+        self.area.rename(self.tmp / "moved-away")
+        self.assertEqual(tasks.update_delivery_status.apply(throw=False).status, "FAILURE")
+        self.assertEqual(tasks.update_delivery_status.apply(throw=False).status, "FAILURE")
+        self.assertEqual(self.states(), {DARK: DELIVERED, DRKC: DELIVERED})
+        (self.tmp / "moved-away").rename(self.area)
+        self.catalog.unlink()
+        self.assertEqual(tasks.update_delivery_status.apply().get(), 2)
+        subjects = [message.subject for message in mail.outbox]
+        self.assertEqual(len(subjects), 2, subjects)
+        self.assertIn(f"scheduled job interactive.update_delivery_status FAILED: DeliveryError: delivery area "
+                      f"{self.area} is missing, unreadable or not mounted", subjects[0])
+        self.assertIn("scheduled job interactive.update_delivery_status recovered", subjects[1])
+        self.assertIn("after 2 failed runs", subjects[1])
 
     def test_unmounted_directory_is_not_on_the_file_cache_file_system(self):
         elsewhere = Path("/dev/shm")
