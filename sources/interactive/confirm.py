@@ -217,8 +217,9 @@ def _confirm(result: StoredResult, user: str) -> dict:
         if params.get("context_rmaps"):
             final = final_context(params.get("pmap_mode", ""), original)
             generated = generate_contexts(final, params["context_rmaps"], result)
+        # The audit names the account that acted (§2.2): the forcer of a forced submission.
         made = delivery.deliver(names + generated, params.get("submission_kind", "batch submit"),
-                                params.get("description", ""), result.user)
+                                params.get("description", ""), user)
         pmaps = sorted(n for n in names + generated if n.endswith(".pmap"))
         if pmaps:
             contexts.set_pointer("edit", pmaps[-1], "set by system")

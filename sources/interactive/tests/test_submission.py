@@ -22,7 +22,7 @@ from jpoll import service as jpoll
 from jpoll.models import Message
 
 from interactive import confirm, contexts, delivery, storage, submission
-from interactive.models import UPLOADED, Counter, FileRecord, StoredResult
+from interactive.models import UPLOADED, AuditAction, Counter, FileRecord, StoredResult
 from interactive.tests.smtp_sink import CONFIRM, STATUS, SmtpSinkMixin
 
 BIAS = "hst_acs_biasfile_0001.fits"      # ACS bias: replaces a match case of hst_acs_biasfile_0345.rmap
@@ -352,6 +352,11 @@ class BatchSubmitTests(SubmissionTestCase):
         decision = confirm.decide(result.name, "force", "bob", lock=bob_lock)
         self.assertEqual(decision.disposition, "forced")
         self.assertEqual(self.subjects()[-1], "CRDS HST DJANGO FORCED Batch Submit by bob")
+        delivered = decision.confirmation.parameters["delivered"]
+        audited = AuditAction.objects.filter(filename__in=[*delivered, decision.confirmation.parameters["catalog"]])
+        self.assertEqual(set(audited.values_list("user", flat=True)), {"bob"})  # who acted
+        self.assertEqual(audited.count(), len(delivered) + 1)
+        self.assertEqual({self.record(name).deliverer_user for name in delivered}, {"alice"})  # who submitted
 
     def test_without_rename_the_upload_is_linked_and_named_by_the_new_rmap(self):
         upload = self.ingest / "zztest001_bia.fits"  # a valid CDBS-style name
