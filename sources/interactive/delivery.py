@@ -217,7 +217,6 @@ def require_delivery_dirs() -> None:
 
 def link_delivery(delivery: Delivery) -> None:
     """Hard-link the files and then the catalog into every delivery directory, or undo and raise."""
-    require_delivery_dirs()
     try:
         for directory in delivery_dirs():
             for name in sorted(delivery.files):
@@ -281,6 +280,7 @@ def redeliver(catalog: str) -> Delivery:
     files = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     for name in files:
         storage.check_filename(name)
+    require_delivery_dirs()
     for directory in delivery_dirs():
         for leftover in [directory / catalog] + [directory / (catalog + s) for s, _ in RENAME_STATUS]:
             leftover.unlink(missing_ok=True)

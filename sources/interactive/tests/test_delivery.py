@@ -154,6 +154,16 @@ class DeliveryTests(CatalogTestCase):
         self.assertEqual(self.states(), {n: UPLOADED for n in NAMES})
         self.assertEqual((AuditAction.objects.count(), sorted(storage.catalogs_dir().glob("*.cat"))), before)
 
+    def test_redelivery_into_a_missing_delivery_directory_is_refused_before_anything_is_removed(self):
+        made = delivery.deliver(NAMES, "batch submit", "New biases", "alice")
+        self.poll("--through", "--fail", "--fail-suffix", "_err")
+        shutil.rmtree(self.dirs[1])
+        with self.assertRaisesMessage(delivery.DeliveryError, f"the delivery directory {self.dirs[1]} does not exist"):
+            delivery.redeliver(made.catalog)
+        self.assertFalse(self.dirs[1].exists())
+        self.assertTrue((self.dirs[0] / (made.catalog + "_err")).exists())  # the archive's verdict is kept
+        self.assertEqual(delivery.archive_status(self.record(NAMES[0])), "archiving-failed")
+
     def test_install_warns_of_a_missing_or_unusable_delivery_directory(self):
         out = io.StringIO()
         call_command("install_server", stdout=out)
